@@ -1,0 +1,52 @@
+# The two commands: `make demo` runs Frontdesk with its demo business,
+# `make test` runs the whole test suite. Both work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_WORKERS ?= 2
+
+.PHONY: demo test lint bench-api install install-dev redis
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Re-install only when a requirements file changed.
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py demo_seed --base-url http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	exec $(VENV)/bin/gunicorn config.asgi:application -k uvicorn_worker.UvicornWorker \
+		--workers $(WEB_WORKERS) --bind $(HOST):$(PORT) --access-logfile -
+
+# Tests need a Redis at 127.0.0.1:6379 (db 15); start one if none answers.
+redis:
+	@$(PY) -c "import redis,sys; redis.Redis(socket_connect_timeout=1).ping()" 2>/dev/null || { \
+		command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }; \
+		echo "starting redis-server on 127.0.0.1:6379"; \
+		redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes; \
+		for i in $$(seq 50); do $(PY) -c "import redis; redis.Redis().ping()" 2>/dev/null && break; sleep 0.1; done; }
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+test: install-dev redis lint
+	$(PY) -m pytest
+
+bench-api: install-dev
+	$(PY) bench/api_overhead.py

@@ -1,0 +1,83 @@
+"""Create (idempotently) the demo restaurant and print fresh keys and the URLs."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from assistants.models import Assistant
+from assistants.services import assistant_update
+from businesses.models import ApiKey, Business
+from businesses.services import api_key_create, business_signup
+
+DEMO_EMAIL = "owner@golden-dragon.example"
+DEMO_SLUG = "golden-dragon-demo"
+DEMO_KEY_NAME = "demo (rotated by make demo)"
+
+DEMO_ASSISTANT = {
+    "name": "Mei",
+    "persona": (
+        "You are Mei, the front-desk assistant of Golden Dragon, a family-run Sichuan restaurant on "
+        "12 Harbour Street. You are warm, brief and precise, and you love recommending dishes."
+    ),
+    "instructions": (
+        "Answer from the restaurant's menu, FAQ and policies only. Always mention allergens when asked "
+        "about a dish. Quote prices exactly as listed, in euros. For bookings of more than 8 people, private "
+        "events or complaints, offer to connect the customer with the manager. If you do not know, say so."
+    ),
+    "greeting": "Hi, I'm Mei from Golden Dragon! Ask me about our menu, allergens, opening hours or bookings.",
+    "language": "en",
+    "tone": "friendly",
+    "business_hours": {
+        "tue": [["11:30", "14:30"], ["18:00", "22:30"]],
+        "wed": [["11:30", "14:30"], ["18:00", "22:30"]],
+        "thu": [["11:30", "14:30"], ["18:00", "22:30"]],
+        "fri": [["11:30", "14:30"], ["18:00", "23:30"]],
+        "sat": [["12:00", "23:30"]],
+        "sun": [["12:00", "21:30"]],
+    },
+    "handoff_message": "I'll ask our manager, Li Wei, to reply here — usually within 15 minutes during opening hours.",
+    "temperature": 0.2,
+    "max_answer_tokens": 350,
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo restaurant (once) and print a fresh pair of demo API keys."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    @transaction.atomic
+    def handle(self, *args, base_url: str, **options):
+        business = Business.objects.filter(slug=DEMO_SLUG).first()
+        if business is None:
+            # The demo owner never logs in with a password; a random one keeps the account closed.
+            result = business_signup(email=DEMO_EMAIL, password=secrets.token_urlsafe(24),
+                                     business_name="Golden Dragon", timezone_name="Europe/Amsterdam", locale="en")
+            business = result.business
+            business.slug = DEMO_SLUG
+            business.handoff_phone = "+31 20 555 0188"
+            business.save(update_fields=["slug", "handoff_phone"])
+            # The sign-up keys are not printed anywhere: retire them, demo keys follow.
+            ApiKey.objects.for_business(business).update(revoked_at=timezone.now())
+        assistant = Assistant.objects.for_business(business).order_by("created_at").first()
+        assistant_update(assistant=assistant, data=DEMO_ASSISTANT)
+
+        # Keys are stored hashed, so they can only be shown when created: rotate the demo pair.
+        ApiKey.objects.for_business(business).filter(name=DEMO_KEY_NAME, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        _, secret = api_key_create(business=business, kind=ApiKey.Kind.SECRET, name=DEMO_KEY_NAME)
+        _, publishable = api_key_create(business=business, kind=ApiKey.Kind.PUBLISHABLE, name=DEMO_KEY_NAME)
+
+        self.stdout.write(self.style.SUCCESS(f"\nDemo business: {business.name} (assistant {assistant.name}, "
+                                             f"id {assistant.pk})"))
+        self.stdout.write(f"  secret key       {secret}")
+        self.stdout.write(f"  publishable key  {publishable}")
+        self.stdout.write(f"  API docs         {base_url}/api/docs/")
+        self.stdout.write(f"  try              curl -H 'Authorization: Bearer {secret}' {base_url}/api/v1/assistants")
+        self.stdout.write(f"  health           {base_url}/healthz  {base_url}/readyz  {base_url}/metrics\n")

@@ -1,0 +1,11 @@
+"""Reads of tenant data."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from businesses.models import ApiKey, Business
+
+
+def api_key_list(*, business: Business) -> QuerySet[ApiKey]:
+    return ApiKey.objects.for_business(business).order_by("-created_at", "-id")

@@ -1,0 +1,58 @@
+"""Redis: Celery broker and results, the cache, and rate-limit counters.
+
+With no REDIS_URL (the demo on a fresh machine) tasks run in-process right
+after the transaction commits, the cache lives in memory and rate limits are
+counted per process. Production always sets REDIS_URL.
+"""
+
+from config.settings.env import env
+
+
+def redis_services(url: str, *, key_prefix: str = "fd") -> dict:
+    """Every setting that follows from one Redis URL (or from none)."""
+    if not url:
+        return {
+            "REDIS_URL": "",
+            "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_RESULT_BACKEND": "cache+memory://",
+            "CELERY_TASK_ALWAYS_EAGER": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    return {
+        "REDIS_URL": url,
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": key_prefix,
+            }
+        },
+        "CELERY_BROKER_URL": url,
+        "CELERY_RESULT_BACKEND": url,
+        "CELERY_TASK_ALWAYS_EAGER": False,
+        "RATELIMIT_STORAGE_URI": url,
+    }
+
+
+globals().update(redis_services(env.str("REDIS_URL", default="")))
+
+CELERY_TASK_DEFAULT_QUEUE = "ingest"  # queues are declared in config/celery.py; every task names one
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only after it finished, and a worker that dies mid-task
+# hands the message back, so a crash re-runs the task instead of losing it.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
+# Unacknowledged messages come back after this long; it must exceed the hard
+# time limit or a long task would be delivered twice while still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

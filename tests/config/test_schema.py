@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+
+def _api_routes(patterns=None, prefix: str = "") -> set[str]:
+    routes = set()
+    for p in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(p, URLResolver):
+            routes |= _api_routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            route = prefix + str(p.pattern)
+            if route.startswith("api/v1/") or route.startswith("v1/"):
+                routes.add("/" + route.replace("<uuid:pk>", "{id}"))
+    return routes
+
+
+def test_openapi_schema_validates_and_lists_every_endpoint():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)
+    assert _api_routes() <= set(schema["paths"]), _api_routes() - set(schema["paths"])
+    assert "/api/v1/signup" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_are_served(anon):
+    response = anon.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert "/api/v1/assistants" in response.json()["paths"]
+    assert anon.get("/api/docs/").status_code == 200
