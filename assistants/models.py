@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from pgvector.django import VectorField
 
 from businesses.tenancy import TenantManager, TenantModel
 
@@ -39,3 +42,103 @@ class Assistant(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class KnowledgeSource(TenantModel):
+    """One thing the owner taught the assistant: a text, an FAQ, a file or a website."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text"
+        FAQ = "faq"
+        FILE = "file"
+        URL = "url"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        READY = "ready"
+        FAILED = "failed"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    title = models.CharField(max_length=300)
+    # The input, as given: text for "text", pairs for "faq", the URL for "url";
+    # a file's bytes live in SourceFile so that listing sources never loads them.
+    text = models.TextField(blank=True)
+    faq_pairs = models.JSONField(default=list, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    crawl = models.BooleanField(default=False)
+    max_pages = models.PositiveIntegerField(default=1)
+    file_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    # sha256 of the extracted text the current chunks came from.
+    content_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    # When the work was last handed to a worker; the sweep re-queues what no worker took.
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assistant", "-created_at"], name="source_assistant_created"),
+            models.Index(fields=["status", "processing_started_at"], name="source_status_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.kind}, {self.status})"
+
+
+class SourceFile(TenantModel):
+    """An uploaded file, stored in PostgreSQL: committed with its source row before any worker
+    runs, and readable by every worker without a shared disk."""
+
+    source = models.OneToOneField(KnowledgeSource, on_delete=models.CASCADE, related_name="upload")
+    data = models.BinaryField()
+
+    objects = TenantManager()
+
+
+class Chunk(TenantModel):
+    """A passage of a source, with its embedding and its full-text vector.
+
+    ``embedding`` has no fixed dimension so a model change cannot mix vectors in
+    one index: each chunk records its model and dimension, and the ANN index is a
+    partial expression index per dimension (migration 0003). ``search_vector`` is
+    written by the ingestion pipeline (CJK text expanded into bigrams first) and
+    indexed with GIN; it is never computed at query time.
+    """
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(KnowledgeSource, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    heading = models.CharField(max_length=300, blank=True)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    token_count = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    embedding = VectorField()
+    embedding_model = models.CharField(max_length=200)
+    embedding_dim = models.PositiveSmallIntegerField()
+    search_config = models.CharField(max_length=32, default="simple")
+    search_vector = SearchVectorField(null=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            # Exact search for small assistants: this btree, then a distance sort.
+            models.Index(fields=["assistant", "embedding_dim"], name="chunk_assistant_dim"),
+            models.Index(fields=["source", "ordinal"], name="chunk_source_ordinal"),
+            models.Index(fields=["assistant", "content_hash"], name="chunk_assistant_hash"),
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+        ]

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import logging
 
-from assistants.models import Assistant
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+
+from assistants.models import Assistant, KnowledgeSource
+from assistants.retrieval import Passage, hybrid_search
 from businesses.models import Business
+from inference import providers
+from inference.errors import InferenceError
+
+logger = logging.getLogger(__name__)
 
 
 def assistant_list(*, business: Business) -> QuerySet[Assistant]:
     return Assistant.objects.for_business(business).order_by("-created_at", "-id")
+
+
+def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
+    return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant).order_by(
+        "-created_at", "-id")
+
+
+def assistant_chunk_count(*, assistant: Assistant) -> int:
+    return (KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
+            .aggregate(n=Sum("chunk_count"))["n"] or 0)
+
+
+def chunks_search(*, assistant: Assistant, query: str, k: int = 5) -> list[Passage]:
+    """The assistant's best passages for ``query`` (hybrid: vector + full text, RRF)."""
+    embedder = providers.embedder()
+    try:
+        vector = embedder.embed_query(query)
+    except InferenceError:
+        # The embedding server is down: full text alone still answers.
+        logger.warning("embedding the query failed; searching full text only", exc_info=True)
+        vector = None
+    exact = assistant_chunk_count(assistant=assistant) <= settings.RETRIEVAL_EXACT_MAX_CHUNKS
+    return hybrid_search(business_id=assistant.business_id, assistant_id=assistant.pk, query=query,
+                         query_vector=vector, model=embedder.model_name, language=assistant.language, k=k,
+                         exact=exact)

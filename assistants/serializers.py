@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from rest_framework import serializers
 
-from assistants.models import Assistant
-from config.serializers import StrictModelSerializer
+from assistants.models import Assistant, KnowledgeSource
+from config.serializers import StrictModelSerializer, StrictSerializer
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -38,3 +39,102 @@ class AssistantSerializer(StrictModelSerializer):
             "handoff_message", "temperature", "max_answer_tokens", "model_override", "created_at", "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    """A knowledge source as integrators see it (DESIGN.md "Add knowledge")."""
+
+    class Meta:
+        model = KnowledgeSource
+        fields = ("id", "assistant_id", "kind", "title", "status", "progress", "error", "error_code", "warnings",
+                  "chunk_count", "url", "file_name", "size_bytes", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class FaqPairSerializer(StrictSerializer):
+    question = serializers.CharField(max_length=2000)
+    answer = serializers.CharField(max_length=20000)
+
+
+class SourceCreateSerializer(StrictSerializer):
+    """JSON body: text, faq or url. Files come as multipart (SourceUploadSerializer)."""
+
+    kind = serializers.ChoiceField(choices=["text", "faq", "url"])
+    title = serializers.CharField(max_length=300, required=False)
+    text = serializers.CharField(required=False, trim_whitespace=True)
+    pairs = FaqPairSerializer(many=True, required=False)
+    url = serializers.URLField(max_length=2000, required=False)
+    crawl = serializers.BooleanField(required=False, default=False)
+    max_pages = serializers.IntegerField(required=False, default=20, min_value=1)
+
+    def validate(self, attrs):
+        kind = attrs["kind"]
+        required = {"text": "text", "faq": "pairs", "url": "url"}[kind]
+        if not attrs.get(required):
+            raise serializers.ValidationError({required: [f"Required for kind '{kind}'."]})
+        other = {"text": ("pairs", "url"), "faq": ("text", "url"), "url": ("text", "pairs")}[kind]
+        stray = [name for name in other if name in attrs]
+        if stray:
+            raise serializers.ValidationError({name: [f"Not used by kind '{kind}'."] for name in stray})
+        if kind == "faq" and len(attrs["pairs"]) > settings.INGEST_MAX_FAQ_PAIRS:
+            raise serializers.ValidationError({"pairs": [f"At most {settings.INGEST_MAX_FAQ_PAIRS} pairs."]})
+        if kind == "url":
+            scheme = attrs["url"].split(":", 1)[0].lower()
+            if scheme not in ("http", "https"):
+                raise serializers.ValidationError({"url": ["Only http and https URLs can be fetched."]})
+            attrs["max_pages"] = min(attrs["max_pages"], settings.INGEST_URL_MAX_PAGES)
+        if kind == "text" and len(attrs["text"]) > settings.INGEST_MAX_CHARS:
+            raise serializers.ValidationError({"text": [f"At most {settings.INGEST_MAX_CHARS} characters."]})
+        attrs.setdefault("title", self._default_title(attrs))
+        return attrs
+
+    @staticmethod
+    def _default_title(attrs) -> str:
+        if attrs["kind"] == "url":
+            return attrs["url"][:300]
+        if attrs["kind"] == "faq":
+            return "FAQ"
+        first_line = attrs["text"].strip().splitlines()[0] if attrs["text"].strip() else "Text"
+        return first_line.lstrip("# ")[:80] or "Text"
+
+
+class SourceUploadSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=["file"])
+    title = serializers.CharField(max_length=300, required=False)
+    file = serializers.FileField(allow_empty_file=True, max_length=255)
+
+
+class SourceResyncUploadSerializer(StrictSerializer):
+    file = serializers.FileField(allow_empty_file=True, max_length=255)
+
+
+class SourceResyncSerializer(StrictSerializer):
+    """Optional new content: ``text`` for a text source, ``pairs`` for an FAQ."""
+
+    text = serializers.CharField(required=False)
+    pairs = FaqPairSerializer(many=True, required=False, allow_empty=False)
+
+    def validate(self, attrs):
+        kind = self.context["source"].kind
+        if "text" in attrs and kind != KnowledgeSource.Kind.TEXT:
+            raise serializers.ValidationError({"text": ["Only text sources take new text."]})
+        if "pairs" in attrs and kind != KnowledgeSource.Kind.FAQ:
+            raise serializers.ValidationError({"pairs": ["Only FAQ sources take new pairs."]})
+        return attrs
+
+
+class SearchSerializer(StrictSerializer):
+    query = serializers.CharField(max_length=2000)
+    k = serializers.IntegerField(required=False, default=5, min_value=1, max_value=50)
+
+
+class SearchResultSerializer(serializers.Serializer):
+    chunk_id = serializers.UUIDField()
+    source_id = serializers.UUIDField()
+    source_title = serializers.CharField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    results = SearchResultSerializer(many=True)

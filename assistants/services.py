@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from datetime import timedelta
 
-from assistants.models import Assistant
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from assistants.models import Assistant, KnowledgeSource, SourceFile
 from businesses.models import Business
 from businesses.services import slug_unique
 from config.errors import ApplicationError
+from config.tasks import enqueue_on_commit
 
 ASSISTANT_EDITABLE = (
     "name", "persona", "instructions", "greeting", "language", "tone", "business_hours",
@@ -68,3 +74,80 @@ def assistant_update(*, assistant: Assistant, data: dict) -> Assistant:
 
 def assistant_delete(*, assistant: Assistant) -> None:
     assistant.delete()
+
+
+# --------------------------------------------------------------------------- knowledge sources
+
+
+def _source_enqueue(source: KnowledgeSource) -> None:
+    """Queue ingestion once the source row (and its file) are committed."""
+    from assistants.tasks import source_ingest_task
+
+    KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(queued_at=timezone.now())
+    enqueue_on_commit(source_ingest_task, str(source.business_id), str(source.pk))
+
+
+def source_create(*, assistant: Assistant, kind: str, title: str, text: str = "", pairs: list | None = None,
+                  url: str = "", crawl: bool = False, max_pages: int = 1, file_name: str = "",
+                  content_type: str = "", data: bytes | None = None) -> KnowledgeSource:
+    """Store the source (and its file) and queue its ingestion after commit."""
+    with transaction.atomic():
+        source = KnowledgeSource.objects.unscoped().create(
+            business_id=assistant.business_id, assistant=assistant, kind=kind, title=title, text=text,
+            faq_pairs=pairs or [], url=url, crawl=crawl, max_pages=max_pages, file_name=file_name,
+            content_type=content_type, size_bytes=len(data) if data is not None else len(text.encode()),
+        )
+        if data is not None:
+            SourceFile.objects.unscoped().create(business_id=assistant.business_id, source=source, data=data)
+        _source_enqueue(source)
+    return source
+
+
+def source_resync(*, source: KnowledgeSource, text: str | None = None, pairs: list | None = None,
+                  data: bytes | None = None, file_name: str = "", content_type: str = "") -> KnowledgeSource:
+    """Process the source again, optionally with new content (edited text, FAQ or file; a URL is
+    always fetched anew). Its current chunks keep serving until the new ones are ready."""
+    changes: dict = {}
+    if text is not None:
+        changes.update(text=text, size_bytes=len(text.encode()))
+    if pairs is not None:
+        changes.update(faq_pairs=pairs)
+    if data is not None:
+        changes.update(size_bytes=len(data), file_name=file_name or source.file_name,
+                       content_type=content_type or source.content_type)
+    with transaction.atomic():
+        updated = KnowledgeSource.objects.for_business(source.business_id).filter(
+            pk=source.pk, status__in=[KnowledgeSource.Status.READY, KnowledgeSource.Status.FAILED]
+        ).update(status=KnowledgeSource.Status.PENDING, progress=0, attempts=0, error="", error_code="",
+                 updated_at=timezone.now(), **changes)
+        if not updated:
+            raise ApplicationError("source_busy", "This source is already being processed; wait until it is "
+                                   "ready or failed.", status=409)
+        if data is not None:
+            SourceFile.objects.for_business(source.business_id).update_or_create(
+                source=source, defaults={"data": data, "business_id": source.business_id})
+        _source_enqueue(source)
+    source.refresh_from_db()
+    return source
+
+
+def source_delete(*, source: KnowledgeSource) -> None:
+    """Delete the source and its chunks; a worker still processing it stores nothing."""
+    source.delete()
+
+
+def sources_sweep() -> int:
+    """Re-queue sources abandoned by a dead worker or never picked up; returns how many."""
+    stale = timezone.now() - timedelta(seconds=settings.INGEST_STALE_AFTER_SECONDS)
+    abandoned = (
+        KnowledgeSource.objects.unscoped()  # the sweep serves every tenant
+        .filter(Q(status=KnowledgeSource.Status.PROCESSING, processing_started_at__lt=stale)
+                | Q(status=KnowledgeSource.Status.PENDING, queued_at__lt=stale))
+        .only("pk", "business_id")
+    )
+    count = 0
+    for source in abandoned:
+        with transaction.atomic():
+            _source_enqueue(source)
+        count += 1
+    return count

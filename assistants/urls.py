@@ -5,4 +5,8 @@ from assistants import views
 urlpatterns = [
     path("assistants", views.AssistantListView.as_view(), name="assistant-list"),
     path("assistants/<uuid:pk>", views.AssistantDetailView.as_view(), name="assistant-detail"),
+    path("assistants/<uuid:pk>/sources", views.SourceListView.as_view(), name="source-list"),
+    path("assistants/<uuid:pk>/search", views.SearchView.as_view(), name="assistant-search"),
+    path("sources/<uuid:pk>", views.SourceDetailView.as_view(), name="source-detail"),
+    path("sources/<uuid:pk>/resync", views.SourceResyncView.as_view(), name="source-resync"),
 ]

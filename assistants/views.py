@@ -1,13 +1,28 @@
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from assistants import selectors, services
-from assistants.models import Assistant
-from assistants.serializers import AssistantSerializer
+from assistants.ingestion.errors import IngestionError
+from assistants.ingestion.extract import detect_kind
+from assistants.ingestion.fetch import check_url_allowed
+from assistants.models import Assistant, KnowledgeSource
+from assistants.serializers import (
+    AssistantSerializer,
+    SearchResponseSerializer,
+    SearchSerializer,
+    SourceCreateSerializer,
+    SourceResyncSerializer,
+    SourceResyncUploadSerializer,
+    SourceSerializer,
+    SourceUploadSerializer,
+)
 from businesses.api import TenantAPIView
+from config.errors import ApplicationError
 
 
 class AssistantListView(TenantAPIView):
@@ -40,3 +55,124 @@ class AssistantDetailView(TenantAPIView):
     def delete(self, request, pk):
         services.assistant_delete(assistant=self.get_scoped(Assistant, pk, what="assistant"))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SourceListView(TenantAPIView):
+    """List an assistant's knowledge, or teach it something new (202: processed in the background)."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(responses=SourceSerializer(many=True), summary="List an assistant's knowledge sources")
+    def get(self, request, pk):
+        assistant = self.get_scoped(Assistant, pk, what="assistant")
+        return self.paginate(selectors.source_list(assistant=assistant), SourceSerializer)
+
+    @extend_schema(
+        request={"application/json": SourceCreateSerializer, "multipart/form-data": SourceUploadSerializer},
+        responses={202: SourceSerializer}, summary="Add knowledge: text, FAQ, URL (JSON) or a file (multipart)",
+    )
+    def post(self, request, pk):
+        assistant = self.get_scoped(Assistant, pk, what="assistant")
+        if request.content_type.startswith("multipart/"):
+            source = self._create_from_upload(assistant, request)
+        else:
+            serializer = SourceCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            if data["kind"] == "url":
+                _check_url(data["url"])
+            source = services.source_create(
+                assistant=assistant, kind=data["kind"], title=data["title"], text=data.get("text", ""),
+                pairs=[dict(p) for p in data.get("pairs", [])], url=data.get("url", ""), crawl=data["crawl"],
+                max_pages=data["max_pages"] if data["crawl"] else 1,
+            )
+        return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+    def _create_from_upload(self, assistant, request):
+        serializer = SourceUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        data = _read_upload(upload)
+        return services.source_create(
+            assistant=assistant, kind="file", title=serializer.validated_data.get("title") or upload.name[:300],
+            file_name=upload.name, content_type=upload.content_type or "", data=data,
+        )
+
+
+def _read_upload(upload) -> bytes:
+    """The uploaded bytes, refused now if they are too large, empty or of a type we cannot read."""
+    if upload.size > settings.INGEST_MAX_UPLOAD_BYTES:
+        raise ApplicationError(
+            "file_too_large",
+            f"{upload.name} is {upload.size / 1048576:.1f} MB; the limit is "
+            f"{settings.INGEST_MAX_UPLOAD_BYTES / 1048576:.0f} MB. Split it or compress its images.",
+            status=413)
+    data = upload.read()
+    try:
+        if not data.strip():
+            raise IngestionError("empty_file", f"{upload.name} is empty — choose the file again and re-upload it.")
+        detect_kind(data=data, filename=upload.name, content_type=upload.content_type)
+    except IngestionError as exc:
+        raise ApplicationError(exc.code, exc.message, status=400) from exc
+    return data
+
+
+def _check_url(url: str) -> None:
+    """Refuse a URL we would refuse to fetch, while the owner is still there to fix it."""
+    try:
+        check_url_allowed(url=url, allow_private=settings.INGEST_ALLOW_PRIVATE_URLS)
+    except IngestionError as exc:
+        if not exc.transient:  # DNS hiccups are left to the worker, which retries
+            raise ApplicationError(exc.code, exc.message, status=400) from exc
+
+
+class SourceDetailView(TenantAPIView):
+    @extend_schema(responses=SourceSerializer, summary="A source's status, progress, error and chunk count")
+    def get(self, request, pk):
+        return Response(SourceSerializer(self.get_scoped(KnowledgeSource, pk, what="source")).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a source and its passages")
+    def delete(self, request, pk):
+        services.source_delete(source=self.get_scoped(KnowledgeSource, pk, what="source"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SourceResyncView(TenantAPIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={"application/json": SourceResyncSerializer, "multipart/form-data": SourceResyncUploadSerializer},
+        responses={202: SourceSerializer},
+        summary="Process a source again, optionally with edited content; its passages keep serving meanwhile",
+    )
+    def post(self, request, pk):
+        source = self.get_scoped(KnowledgeSource, pk, what="source")
+        if request.content_type.startswith("multipart/"):
+            serializer = SourceResyncUploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            if source.kind != KnowledgeSource.Kind.FILE:
+                raise ApplicationError("wrong_kind", "Only file sources take a new file.", status=400)
+            upload = serializer.validated_data["file"]
+            source = services.source_resync(source=source, data=_read_upload(upload), file_name=upload.name,
+                                            content_type=upload.content_type or "")
+        else:
+            serializer = SourceResyncSerializer(data=request.data or {}, context={"source": source})
+            serializer.is_valid(raise_exception=True)
+            pairs = serializer.validated_data.get("pairs")
+            source = services.source_resync(source=source, text=serializer.validated_data.get("text"),
+                                            pairs=[dict(p) for p in pairs] if pairs is not None else None)
+        return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SearchView(TenantAPIView):
+    @extend_schema(request=SearchSerializer, responses=SearchResponseSerializer,
+                   summary="Hybrid search (vector + full text) in an assistant's knowledge")
+    def post(self, request, pk):
+        assistant = self.get_scoped(Assistant, pk, what="assistant")
+        serializer = SearchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        passages = selectors.chunks_search(assistant=assistant, query=serializer.validated_data["query"],
+                                           k=serializer.validated_data["k"])
+        return Response({"results": [
+            {"chunk_id": p.chunk_id, "source_id": p.source_id, "source_title": p.source_title, "text": p.text,
+             "score": round(p.score, 6)} for p in passages]})

@@ -22,9 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Each test starts with an empty test Redis db (rate limits, cache, queues)."""
+    """Each test starts with empty rate limits, cache and queues in the test Redis db.
+
+    Kombu's exchange bindings (``_kombu.*``) stay: a running worker declared them,
+    and without them a published task would be routed nowhere.
+    """
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.flushdb()
+    doomed = [key for key in client.scan_iter(count=1000) if not key.startswith(b"_kombu.")]
+    if doomed:
+        client.delete(*doomed)
     yield
     client.close()
 
@@ -85,27 +91,64 @@ def database_url_for_subprocess() -> str:
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url_for_subprocess(),
-           "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     env.update(extra)
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
+WORKER_ENV = {"INGEST_ALLOW_PRIVATE_URLS": "true"}  # the tests' sites are on loopback
+
+
+def start_worker(name: str, **env: str) -> subprocess.Popen:
     """A real `celery worker` process on all four queues, against the test Redis and database."""
-    log = open(ROOT / ".cache" / "test-worker.log", "w") if (ROOT / ".cache").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen(
+    log_dir = ROOT / ".cache" / "test-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "ingest,channels,billing,webhooks",
-         "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
+         "--pool", "solo", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "-n", f"{name}@%h"],
+        cwd=ROOT, env=subprocess_env(**WORKER_ENV, **env), stdout=open(log_dir / f"{name}.log", "w"),
+        stderr=subprocess.STDOUT,
     )
-    try:
-        yield proc
-    finally:
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class SharedWorker:
+    """One worker process for the session, started on first use; tests that need the
+    queues to themselves (killing workers) stop it first."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def get(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = start_worker("session-worker")
+        return self.proc
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_worker(self.proc)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def shared_worker(django_db_setup) -> Iterator[SharedWorker]:
+    worker = SharedWorker()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(shared_worker, transactional_db) -> subprocess.Popen:
+    """The shared worker, for tests whose data is committed (transactional_db)."""
+    return shared_worker.get()

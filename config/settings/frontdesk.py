@@ -1,5 +1,7 @@
 """Frontdesk's own knobs: model servers, ingestion limits."""
 
+from pathlib import Path
+
 from config.settings.env import BASE_DIR, env
 
 # Chat generation (vLLM's OpenAI-compatible API). Unset: the extractive answerer.
@@ -13,4 +15,24 @@ EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="")
 EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="")
 
 # Where derived artefacts (exported model files) are cached; ignored by git.
-CACHE_DIR = env.path("FRONTDESK_CACHE_DIR", default=BASE_DIR / ".cache")
+CACHE_DIR = Path(env.str("FRONTDESK_CACHE_DIR", default=str(BASE_DIR / ".cache")))
+
+# Knowledge ingestion limits (per source). The plan's limits (billing) apply on top.
+INGEST_MAX_UPLOAD_BYTES = env.int("INGEST_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+INGEST_MAX_PAGES = env.int("INGEST_MAX_PAGES", default=500)
+INGEST_MAX_CHARS = env.int("INGEST_MAX_CHARS", default=3_000_000)
+INGEST_MAX_CHUNKS = env.int("INGEST_MAX_CHUNKS", default=5_000)
+INGEST_MAX_FAQ_PAIRS = env.int("INGEST_MAX_FAQ_PAIRS", default=1_000)
+INGEST_URL_MAX_PAGES = env.int("INGEST_URL_MAX_PAGES", default=50)
+INGEST_URL_TIMEOUT = env.float("INGEST_URL_TIMEOUT", default=10.0)
+INGEST_URL_MAX_BYTES = env.int("INGEST_URL_MAX_BYTES", default=5 * 1024 * 1024)
+INGEST_USER_AGENT = env.str("INGEST_USER_AGENT", default="FrontdeskBot/1.0 (+https://frontdesk.example/bot)")
+# Fetching private, loopback or link-local addresses (SSRF). Only tests turn this on.
+INGEST_ALLOW_PRIVATE_URLS = env.bool("INGEST_ALLOW_PRIVATE_URLS", default=False)
+# A source "processing" for longer than this was abandoned by a dead worker: the sweep re-queues it.
+INGEST_STALE_AFTER_SECONDS = env.int("INGEST_STALE_AFTER_SECONDS", default=900)
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=3)
+EMBEDDINGS_BATCH_SIZE = env.int("EMBEDDINGS_BATCH_SIZE", default=32)
+
+# Retrieval: exact vector search up to this many chunks per assistant, HNSW beyond.
+RETRIEVAL_EXACT_MAX_CHUNKS = env.int("RETRIEVAL_EXACT_MAX_CHUNKS", default=10_000)

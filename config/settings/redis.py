@@ -37,7 +37,14 @@ def redis_services(url: str, *, key_prefix: str = "fd") -> dict:
 
 globals().update(redis_services(env.str("REDIS_URL", default="")))
 
-CELERY_TASK_DEFAULT_QUEUE = "ingest"  # queues are declared in config/celery.py; every task names one
+# Queues are declared in config/celery.py; every task is routed to one of them here.
+CELERY_TASK_DEFAULT_QUEUE = "ingest"
+CELERY_TASK_ROUTES = {
+    "assistants.tasks.source_*": {"queue": "ingest"},
+    "assistants.tasks.channel_*": {"queue": "channels"},
+    "billing.tasks.*": {"queue": "billing"},
+    "*.webhook_*": {"queue": "webhooks"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -52,7 +59,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 # Unacknowledged messages come back after this long; it must exceed the hard
 # time limit or a long task would be delivered twice while still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Periodic jobs (celery beat).
+CELERY_BEAT_SCHEDULE = {
+    "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
+}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from assistants.models import KnowledgeSource
+from assistants.services import source_create
 from businesses.models import ApiKey
 
 # (method, path template, body). {api_key} and {assistant} are the first tenant's objects.
@@ -19,6 +21,12 @@ ENDPOINTS = [
     ("get", "/api/v1/assistants/{assistant}", None),
     ("patch", "/api/v1/assistants/{assistant}", {"greeting": "Hello"}),
     ("delete", "/api/v1/assistants/{assistant}", None),
+    ("get", "/api/v1/assistants/{assistant}/sources", None),
+    ("post", "/api/v1/assistants/{assistant}/sources", {"kind": "text", "text": "We open at 9."}),
+    ("post", "/api/v1/assistants/{assistant}/search", {"query": "opening hours"}),
+    ("get", "/api/v1/sources/{source}", None),
+    ("delete", "/api/v1/sources/{source}", None),
+    ("post", "/api/v1/sources/{source}/resync", None),
 ]
 OBJECT_ENDPOINTS = [e for e in ENDPOINTS if "{" in e[1]]
 WRONG_METHOD = {
@@ -27,12 +35,20 @@ WRONG_METHOD = {
     "/api/v1/api-keys/{api_key}": "get",
     "/api/v1/assistants": "delete",
     "/api/v1/assistants/{assistant}": "post",
+    "/api/v1/assistants/{assistant}/sources": "delete",
+    "/api/v1/assistants/{assistant}/search": "get",
+    "/api/v1/sources/{source}": "post",
+    "/api/v1/sources/{source}/resync": "get",
 }
 
 
 def _path(template: str, tenant) -> str:
     publishable = ApiKey.objects.for_business(tenant.business).get(kind="publishable")
-    return template.format(api_key=publishable.pk, assistant=tenant.assistant.pk)
+    source = KnowledgeSource.objects.for_business(tenant.business).first()
+    if source is None:
+        source = source_create(assistant=tenant.assistant, kind="text", title="Hours", text="Open 9 to 5.")
+        KnowledgeSource.objects.for_business(tenant.business).update(status="ready")
+    return template.format(api_key=publishable.pk, assistant=tenant.assistant.pk, source=source.pk)
 
 
 def _call(client: APIClient, method: str, path: str, body):
@@ -86,6 +102,7 @@ def test_other_business_object_is_404(tenant, other_tenant, method, template, bo
     tenant.assistant.refresh_from_db()
     assert tenant.assistant.greeting != "Hello"
     assert ApiKey.objects.for_business(tenant.business).filter(revoked_at__isnull=True).count() == before
+    assert KnowledgeSource.objects.for_business(tenant.business).filter(status="ready").count() == 1
 
 
 @pytest.mark.django_db

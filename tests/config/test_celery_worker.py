@@ -27,6 +27,7 @@ def test_every_project_task_routes_to_a_consumed_queue():
     app.loader.import_default_modules()
     project = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
     assert "config.tasks.ping_task" in project
-    for name, task in project.items():
-        queue = getattr(task, "queue", None) or app.conf.task_default_queue
+    assert app.amqp.router.route({}, "assistants.tasks.source_ingest_task")["queue"].name == "ingest"
+    for name, _task in project.items():
+        queue = app.amqp.router.route({}, name)["queue"].name
         assert queue in QUEUES, f"{name} would go to queue {queue!r}, which no worker consumes"

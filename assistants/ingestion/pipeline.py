@@ -1,0 +1,284 @@
+"""The ingestion service: a source's input → chunks with embeddings, atomically swapped in.
+
+extract → normalise → chunk → embed (reusing vectors of unchanged chunk text) → replace
+the source's chunks in one transaction → ``ready``. Anything the owner must fix ends as
+``failed`` with a plain-words ``error``; a failed re-sync leaves the old chunks serving.
+Idempotent: a redelivered task for a finished source does nothing, and an advisory lock
+keeps two deliveries of the same source from working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from assistants.ingestion.chunking import ChunkDraft, chunk_document, chunk_faq
+from assistants.ingestion.errors import IngestionError
+from assistants.ingestion.extract import Document, Section, extract_file
+from assistants.ingestion.fetch import crawl_site, fetch_page
+from assistants.models import Chunk, KnowledgeSource, SourceFile
+from assistants.retrieval import index_text, search_config
+from inference.errors import InferenceError
+from inference.providers import embedder as configured_embedder
+
+logger = logging.getLogger(__name__)
+Status = KnowledgeSource.Status
+
+
+class TransientIngestionError(Exception):
+    """Worth another try later (a timeout, a model server restarting); the task retries it."""
+
+
+def _set(source: KnowledgeSource, **fields) -> None:
+    """Write progress fields outside any transaction, so API readers see them at once."""
+    fields["updated_at"] = timezone.now()
+    KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(**fields)
+
+
+def source_fail(*, source: KnowledgeSource, code: str, message: str) -> None:
+    _set(source, status=Status.FAILED, error=message, error_code=code, progress=0, processing_started_at=None)
+    logger.info("source %s failed: %s", source.pk, code)
+
+
+@contextmanager
+def _source_lock(source_id) -> Iterator[bool]:
+    """A session-level advisory lock per source; released on exit or when the connection dies."""
+    key = int(hashlib.sha256(str(source_id).encode()).hexdigest()[:15], 16)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def source_ingest(
+    *, business_id, source_id, final_attempt: bool = True, embedder_factory: Callable = configured_embedder
+) -> None:
+    """Run the whole pipeline for one source. Raises TransientIngestionError only when
+    ``final_attempt`` is False (the caller retries); otherwise every outcome is a status."""
+    with _source_lock(source_id) as acquired:
+        if not acquired:
+            logger.info("source %s is being processed by another worker; skipping", source_id)
+            return
+        source = (
+            KnowledgeSource.objects.for_business(business_id).select_related("assistant").filter(pk=source_id).first()
+        )
+        if source is None or source.status in (Status.READY, Status.FAILED):
+            return  # deleted meanwhile, or a redelivery of finished work
+        if source.attempts >= settings.INGEST_MAX_ATTEMPTS:
+            source_fail(
+                source=source,
+                code="interrupted",
+                message="Processing was interrupted several times. Try again with “resync”; if it keeps "
+                "happening, split the file into smaller ones.",
+            )
+            return
+        KnowledgeSource.objects.for_business(business_id).filter(pk=source.pk).update(
+            status=Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            processing_started_at=timezone.now(),
+            progress=5,
+            error="",
+            error_code="",
+            updated_at=timezone.now(),
+        )
+        try:
+            _run(source, embedder_factory=embedder_factory)
+        except IngestionError as exc:
+            if exc.transient and not final_attempt:
+                _set(source, status=Status.PENDING, error=f"Retrying: {exc.message}", error_code=exc.code)
+                raise TransientIngestionError(exc.message) from exc
+            source_fail(source=source, code=exc.code, message=exc.message)
+        except InferenceError as exc:
+            if not final_attempt:
+                _set(
+                    source,
+                    status=Status.PENDING,
+                    error="Retrying: the embedding service did not answer.",
+                    error_code="embeddings_unavailable",
+                )
+                raise TransientIngestionError(str(exc)) from exc
+            source_fail(
+                source=source,
+                code="embeddings_unavailable",
+                message="The embedding service is unavailable right now; try “resync” in a few minutes.",
+            )
+        except SoftTimeLimitExceeded:
+            source_fail(
+                source=source,
+                code="too_slow",
+                message="This source took too long to process. Split it into smaller files and upload them separately.",
+            )
+        except Exception:
+            logger.exception("unexpected error ingesting source %s", source.pk)
+            source_fail(
+                source=source,
+                code="internal_error",
+                message="Something went wrong on our side while processing this source; it has been "
+                "logged. Try “resync”, or contact support if it fails again.",
+            )
+
+
+def _run(source: KnowledgeSource, *, embedder_factory: Callable) -> None:
+    embedder = embedder_factory()
+    document, drafts = _chunks_for(source, count_tokens=embedder.count_tokens)
+    if not drafts:
+        raise IngestionError("no_text", f"{source.title} has no text we could use.")
+    if len(drafts) > settings.INGEST_MAX_CHUNKS:
+        raise IngestionError(
+            "too_many_chunks",
+            f"{source.title} is too large: {len(drafts)} passages, the limit is {settings.INGEST_MAX_CHUNKS}. "
+            "Split it into smaller sources.",
+        )
+    _set(source, progress=30, warnings=document.warnings if document else [])
+
+    vectors = _embed(source, drafts, embedder=embedder)
+    _store(source, drafts, vectors, model=embedder.model_name)
+
+
+def _chunks_for(source: KnowledgeSource, *, count_tokens) -> tuple[Document | None, list[ChunkDraft]]:
+    kind = source.kind
+    limits = {"max_pages": settings.INGEST_MAX_PAGES, "max_chars": settings.INGEST_MAX_CHARS}
+    if kind == KnowledgeSource.Kind.FAQ:
+        pairs = [(p.get("question", ""), p.get("answer", "")) for p in source.faq_pairs]
+        return None, chunk_faq(pairs=pairs, count_tokens=count_tokens)
+    if kind == KnowledgeSource.Kind.TEXT:
+        # Markdown rules: '#' headings become sections; plain text passes through.
+        document = extract_file(
+            data=source.text.encode("utf-8"), filename=f"{source.title}.md", content_type="text/markdown", **limits
+        )
+    elif kind == KnowledgeSource.Kind.FILE:
+        upload = SourceFile.objects.for_business(source.business_id).filter(source=source).first()
+        if upload is None:
+            raise IngestionError("file_missing", "The uploaded file is missing; upload it again.")
+        document = extract_file(
+            data=bytes(upload.data), filename=source.file_name, content_type=source.content_type or None, **limits
+        )
+    else:
+        document = _fetch_url_document(source, limits=limits)
+    return document, chunk_document(document=document, count_tokens=count_tokens)
+
+
+def _fetch_url_document(source: KnowledgeSource, *, limits: dict) -> Document:
+    fetch = {
+        "allow_private": settings.INGEST_ALLOW_PRIVATE_URLS,
+        "timeout": settings.INGEST_URL_TIMEOUT,
+        "max_bytes": settings.INGEST_URL_MAX_BYTES,
+        "user_agent": settings.INGEST_USER_AGENT,
+    }
+    if source.crawl:
+        pages = crawl_site(
+            start_url=source.url, max_pages=min(source.max_pages, settings.INGEST_URL_MAX_PAGES), **fetch
+        )
+    else:
+        pages = iter([fetch_page(url=source.url, **fetch)])
+    merged = Document(title=source.title)
+    first_error: IngestionError | None = None
+    for page in pages:
+        try:
+            doc = extract_file(data=page.data, filename=page.final_url, content_type=page.content_type, **limits)
+        except IngestionError as exc:
+            first_error = first_error or exc
+            merged.warnings.append(f"{page.final_url}: {exc.message}")
+            continue
+        for section in doc.sections:
+            heading = section.heading or doc.title
+            merged.sections.append(Section(heading=heading, text=section.text, page=section.page))
+        merged.records.extend(doc.records)
+        merged.warnings.extend(doc.warnings)
+    if not merged.sections and not merged.records:
+        raise first_error or IngestionError("no_text", f"{source.url} has no readable text.")
+    return merged
+
+
+def _embed(source: KnowledgeSource, drafts: list[ChunkDraft], *, embedder) -> list[list[float]]:
+    """Vectors for every draft; text embedded before by the same model is not embedded again."""
+    hashes = list({d.content_hash for d in drafts})
+    known: dict[str, list[float]] = {}
+    for content_hash, vector in (
+        Chunk.objects.for_business(source.business_id)
+        .filter(assistant_id=source.assistant_id, content_hash__in=hashes, embedding_model=embedder.model_name)
+        .values_list("content_hash", "embedding")
+    ):
+        known.setdefault(content_hash, list(vector))
+    missing = [d for d in dict((d.content_hash, d) for d in drafts if d.content_hash not in known).values()]
+    batch = max(1, settings.EMBEDDINGS_BATCH_SIZE)
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        for draft, vector in zip(part, embedder.embed_documents([d.text for d in part]), strict=True):
+            known[draft.content_hash] = vector
+        _set(source, progress=30 + int(60 * min(len(missing), start + batch) / len(missing)))
+    return [known[d.content_hash] for d in drafts]
+
+
+INSERT_CHUNK = """
+INSERT INTO assistants_chunk (id, business_id, assistant_id, source_id, ordinal, text, heading, page, token_count,
+    content_hash, embedding, embedding_model, embedding_dim, search_config, search_vector, created_at, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s, %s, to_tsvector(%s::regconfig, %s), %s, %s)
+"""
+
+
+def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str) -> None:
+    """Swap the source's chunks in one transaction: readers see the old set or the new one."""
+    config = search_config(source.assistant.language)
+    now = timezone.now()
+    rows = [
+        (
+            uuid.uuid4(),
+            source.business_id,
+            source.assistant_id,
+            source.pk,
+            ordinal,
+            draft.text,
+            (draft.heading or "")[:300],
+            draft.page,
+            draft.token_count,
+            draft.content_hash,
+            "[" + ",".join(f"{x:.7g}" for x in vector) + "]",
+            model,
+            len(vector),
+            config,
+            config,
+            index_text(draft.text),
+            now,
+            now,
+        )
+        for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+    ]
+    content_hash = hashlib.sha256("".join(d.content_hash for d in drafts).encode()).hexdigest()
+    with transaction.atomic():
+        locked = (
+            KnowledgeSource.objects.for_business(source.business_id)
+            .select_for_update()
+            .filter(pk=source.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if locked is None:
+            return  # deleted while we worked: nothing to store
+        Chunk.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+        with connection.cursor() as cursor:
+            cursor.executemany(INSERT_CHUNK, rows)
+        KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(
+            status=Status.READY,
+            progress=100,
+            chunk_count=len(rows),
+            content_hash=content_hash,
+            error="",
+            error_code="",
+            processing_started_at=None,
+            updated_at=now,
+        )
