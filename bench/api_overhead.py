@@ -5,7 +5,7 @@ uvicorn workers; --server wsgi for gunicorn sync workers, to compare), creates a
 business with a few assistants, then drives 64 keep-alive clients at each path
 in the same run and prints one table.
 
-    .venv/bin/python bench/api_overhead.py [--server asgi|wsgi|both] [--seconds 10] [--workers 2]
+    .venv/bin/python bench/api_overhead.py [--server asgi|django-asgi|wsgi|all] [--seconds 10] [--workers 2]
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ sys.path.insert(0, str(ROOT))
 from bench._load import run_load  # noqa: E402
 
 SERVERS = {
+    # What Frontdesk runs: sync views on a WSGI thread pool, async views on ASGI (config/asgi.py).
     "asgi": ["gunicorn", "config.asgi:application", "-k", "uvicorn_worker.UvicornWorker"],
+    # References: Django's own ASGI handler for everything, and gunicorn sync workers (no streaming).
+    "django-asgi": ["gunicorn", "config.asgi:django_asgi", "-k", "uvicorn_worker.UvicornWorker"],
     "wsgi": ["gunicorn", "config.wsgi:application", "-k", "sync"],
 }
 
@@ -37,7 +40,7 @@ def _free_port() -> int:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DEBUG": "false",
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings.dev"), "DEBUG": "false",
             "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
             "RATELIMIT_PER_API_KEY": "1000000 per minute"}
 
@@ -72,7 +75,7 @@ def _serve(kind: str, port: int, workers: int) -> subprocess.Popen:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--server", choices=["asgi", "wsgi", "both"], default="both")
+    parser.add_argument("--server", choices=[*SERVERS, "all"], default="all")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
@@ -80,7 +83,7 @@ def main() -> None:
 
     key = _setup_tenant()
     rows = []
-    for kind in (["asgi", "wsgi"] if args.server == "both" else [args.server]):
+    for kind in (list(SERVERS) if args.server == "all" else [args.server]):
         port = _free_port()
         proc = _serve(kind, port, args.workers)
         try:
@@ -96,11 +99,11 @@ def main() -> None:
 
     print(f"\n{args.concurrency} concurrent keep-alive clients, {args.seconds:.0f} s per row, "
           f"{args.workers} workers, {os.cpu_count()} cores")
-    print(f"{'server':<6} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs healthz':>11}")
+    print(f"{'server':<11} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs healthz':>11}")
     base: dict[str, float] = {}
     for kind, r in rows:
         base.setdefault(kind, r.rps)
-        print(f"{kind:<6} {r.name:<24} {r.rps:>8.0f} {r.p50:>8.1f} {r.pct(99):>8.1f} {r.errors:>7} "
+        print(f"{kind:<11} {r.name:<24} {r.rps:>8.0f} {r.p50:>8.1f} {r.pct(99):>8.1f} {r.errors:>7} "
               f"{r.rps / base[kind]:>10.2f}x")
 
 

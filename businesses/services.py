@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from businesses.authentication import key_cache
 from businesses.keys import key_generate
 from businesses.models import ApiKey, Business, Membership
 from config.errors import ApplicationError
@@ -67,6 +68,7 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
             )
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+    key_cache.forget(key.pk)
     return key
 
 

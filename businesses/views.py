@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from assistants.serializers import AssistantSerializer
 from businesses import selectors, services
 from businesses.api import TenantAPIView
-from businesses.models import ApiKey
+from businesses.models import ApiKey, Business
 from businesses.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -46,15 +46,20 @@ class SignupView(APIView):
 
 
 class BusinessView(TenantAPIView):
+    def _fresh(self) -> Business:
+        # request.business may come from the key cache; this endpoint shows the row as it is now.
+        return Business.objects.get(pk=self.business.pk)
+
     @extend_schema(responses=BusinessSerializer, summary="The caller's business")
     def get(self, request):
-        return Response(BusinessSerializer(self.business).data)
+        return Response(BusinessSerializer(self._fresh()).data)
 
     @extend_schema(request=BusinessSerializer, responses=BusinessSerializer, summary="Change the business")
     def patch(self, request):
-        serializer = BusinessSerializer(self.business, data=request.data, partial=True)
+        business = self._fresh()
+        serializer = BusinessSerializer(business, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        business = services.business_update(business=self.business, data=serializer.validated_data)
+        business = services.business_update(business=business, data=serializer.validated_data)
         return Response(BusinessSerializer(business).data)
 
 

@@ -1,7 +1,40 @@
-import os
+"""The one server entry point: sync views on a WSGI thread pool, async views on ASGI.
 
-from django.core.asgi import get_asgi_application
+Measured on 2 cores (docs/benchmarks.md): Django's ASGI handler runs each sync view in a
+per-request thread context, which made the plain REST endpoints about 3x slower than
+gunicorn's sync workers. Streaming chat needs ASGI. So this app routes each request by
+its view: async views (chat streaming, the OpenAI-compatible endpoint) go to Django's
+ASGI handler; every sync view goes to Django's WSGI handler on a small, fixed thread
+pool (a2wsgi), which keeps persistent database connections per thread.
+"""
+
+import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
-application = get_asgi_application()
+from asgiref.sync import iscoroutinefunction  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.urls import Resolver404, resolve  # noqa: E402
+
+django_asgi = get_asgi_application()
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+
+django_wsgi = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_SYNC_THREADS)
+
+
+def _is_async(path: str) -> bool:
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        return False
+    return iscoroutinefunction(view) or getattr(getattr(view, "view_class", None), "view_is_async", False)
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and not _is_async(scope["path"]):
+        await django_wsgi(scope, receive, send)
+    else:
+        await django_asgi(scope, receive, send)

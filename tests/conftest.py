@@ -16,6 +16,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from businesses import services
+from businesses.authentication import key_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,7 @@ def _clean_redis() -> Iterator[None]:
     Kombu's exchange bindings (``_kombu.*``) stay: a running worker declared them,
     and without them a published task would be routed nowhere.
     """
+    key_cache.clear()
     client = redis.Redis.from_url(settings.REDIS_URL)
     doomed = [key for key in client.scan_iter(count=1000) if not key.startswith(b"_kombu.")]
     if doomed:

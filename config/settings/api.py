@@ -27,6 +27,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several fields are called "kind"; name each choice set so the schema is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "ApiKeyKindEnum": "businesses.models.ApiKey.Kind",
+        "SourceKindEnum": "assistants.models.KnowledgeSource.Kind",
+        "SourceJsonKindEnum": ["text", "faq", "url"],
+        "SourceUploadKindEnum": ["file"],
+    },
 }
 
 # Rate limits, in the `limits` library's notation ("N per minute").
@@ -40,3 +47,6 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Keyed hash for API keys: the database alone cannot be used to verify or
 # recover a key. Defaults to SECRET_KEY; set it separately to rotate independently.
 API_KEY_HASH_SECRET = env.str("API_KEY_HASH_SECRET", default="")
+# Seconds a web process reuses a resolved key; a revoked key stops working in other
+# processes within this time (at once in the process that revoked it).
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)

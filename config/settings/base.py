@@ -96,3 +96,6 @@ from config.settings.api import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.frontdesk import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403
+
+# Threads per web process that run sync views (config/asgi.py); async views need none.
+WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=4)
