@@ -12,11 +12,11 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
-from asgiref.sync import iscoroutinefunction  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.urls import Resolver404, resolve  # noqa: E402
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+from django.urls import Resolver404, resolve
 
 django_asgi = get_asgi_application()
 
