@@ -142,3 +142,75 @@ class Chunk(TenantModel):
             models.Index(fields=["assistant", "content_hash"], name="chunk_assistant_hash"),
             GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]
+
+
+class Conversation(TenantModel):
+    """One customer talking to one assistant on one channel."""
+
+    class Channel(models.TextChoices):
+        API = "api"
+        WIDGET = "widget"
+        WHATSAPP = "whatsapp"
+        OPENAI = "openai"
+
+    class State(models.TextChoices):
+        BOT = "bot"
+        HANDOFF = "handoff"
+        CLOSED = "closed"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
+    external_id = models.CharField(max_length=200, blank=True, help_text="The customer's id on the channel.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT)
+    # For publishable-key callers: a keyed hash of the token that proves "this is my conversation".
+    customer_token_hash = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["business", "state", "-created_at"], name="conversation_inbox"),
+            models.Index(fields=["assistant", "channel", "external_id"], name="conversation_external"),
+        ]
+
+
+class Message(TenantModel):
+    class Role(models.TextChoices):
+        CUSTOMER = "customer"
+        ASSISTANT = "assistant"
+        STAFF = "staff"
+        SYSTEM = "system"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # the answer is being generated
+        COMPLETE = "complete"
+        FAILED = "failed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    # [{"source_id", "source_title", "chunk_id"}]
+    citations = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    error = models.TextField(blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The customer message an assistant message answers.
+    reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="answer")
+    # NULL, not "": the unique constraint applies only to messages sent with a key.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_created")]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "idempotency_key"],
+                                    condition=models.Q(idempotency_key__isnull=False),
+                                    name="message_idempotency_unique"),
+        ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from inference.chat import ChatBackend, get_chat_backend
 from inference.embeddings import Embedder, get_embedder
 
 
@@ -15,4 +16,19 @@ def embedder() -> Embedder:
         api_key=settings.EMBEDDINGS_API_KEY or None,
         batch_size=settings.EMBEDDINGS_BATCH_SIZE,
         cache_dir=settings.CACHE_DIR / "models",
+    )
+
+
+def chat_backend() -> ChatBackend:
+    """vLLM (INFERENCE_BASE_URL, one or more replicas) or, without it, the extractive answerer."""
+    return get_chat_backend(
+        base_urls=settings.INFERENCE_BASE_URL,
+        model=settings.INFERENCE_MODEL,
+        api_key=settings.INFERENCE_API_KEY or None,
+        max_concurrency=settings.INFERENCE_MAX_CONCURRENCY,
+        connect_timeout=settings.INFERENCE_CONNECT_TIMEOUT,
+        read_timeout=settings.INFERENCE_READ_TIMEOUT,
+        total_timeout=settings.INFERENCE_TOTAL_TIMEOUT,
+        max_retries=settings.INFERENCE_MAX_RETRIES,
+        cooldown_seconds=settings.INFERENCE_COOLDOWN_SECONDS,
     )

@@ -154,3 +154,35 @@ def shared_worker(django_db_setup) -> Iterator[SharedWorker]:
 def celery_worker_process(shared_worker, transactional_db) -> subprocess.Popen:
     """The shared worker, for tests whose data is committed (transactional_db)."""
     return shared_worker.get()
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+
+@pytest.fixture
+def live_api(transactional_db) -> Iterator[LiveServer]:
+    """The real ASGI app (config.asgi: WSGI pool for sync views, ASGI for async ones) served by
+    uvicorn in a thread of this process, so tests can change settings per test."""
+    import asyncio
+    import threading
+
+    import uvicorn
+
+    from config.asgi import application
+
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

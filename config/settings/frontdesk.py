@@ -36,3 +36,14 @@ EMBEDDINGS_BATCH_SIZE = env.int("EMBEDDINGS_BATCH_SIZE", default=32)
 
 # Retrieval: exact vector search up to this many chunks per assistant, HNSW beyond.
 RETRIEVAL_EXACT_MAX_CHUNKS = env.int("RETRIEVAL_EXACT_MAX_CHUNKS", default=10_000)
+
+# Chat generation limits and timeouts (inference/vllm.py). httpx's 5 s default is never used.
+INFERENCE_MAX_CONCURRENCY = env.int("INFERENCE_MAX_CONCURRENCY", default=256)  # per replica = --max-num-seqs
+INFERENCE_CONNECT_TIMEOUT = env.float("INFERENCE_CONNECT_TIMEOUT", default=5.0)
+INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=60.0)  # longest silence inside a stream
+INFERENCE_TOTAL_TIMEOUT = env.float("INFERENCE_TOTAL_TIMEOUT", default=180.0)
+INFERENCE_MAX_RETRIES = env.int("INFERENCE_MAX_RETRIES", default=2)  # only before the first token
+INFERENCE_COOLDOWN_SECONDS = env.float("INFERENCE_COOLDOWN_SECONDS", default=15.0)
+INFERENCE_MAX_CONTEXT_TOKENS = env.int("INFERENCE_MAX_CONTEXT_TOKENS", default=4096)  # the model's --max-model-len
+CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=20)
+CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from assistants.models import Conversation, Message
+from config.serializers import StrictSerializer
+
+
+class ConversationStartSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    channel = serializers.ChoiceField(choices=[Conversation.Channel.API, Conversation.Channel.WIDGET], required=False)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    assistant_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ("id", "assistant_id", "channel", "external_id", "state", "metadata", "last_message_at",
+                  "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class MessageSendSerializer(StrictSerializer):
+    content = serializers.CharField(max_length=8000)
+    role = serializers.ChoiceField(choices=["customer", "staff"], required=False, default="customer")
+
+
+def message_dict(message: Message | None) -> dict | None:
+    """The message shape of the public API (DESIGN.md "Send a message")."""
+    if message is None:
+        return None
+    return {
+        "id": str(message.pk),
+        "conversation_id": str(message.conversation_id),
+        "role": message.role,
+        "content": message.content,
+        "citations": message.citations,
+        "status": message.status,
+        "error": message.error or None,
+        "backend": message.backend or None,
+        "usage": {"prompt_tokens": message.tokens_in, "completion_tokens": message.tokens_out},
+        "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class MessageSerializer(serializers.Serializer):
+    """For the OpenAPI schema; responses are built by message_dict."""
+
+    id = serializers.UUIDField()
+    conversation_id = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=Message.Role.choices)
+    content = serializers.CharField()
+    citations = serializers.ListField(child=serializers.DictField())
+    status = serializers.ChoiceField(choices=Message.Status.choices)
+    error = serializers.CharField(allow_null=True)
+    backend = serializers.CharField(allow_null=True)
+    usage = serializers.DictField()
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,304 @@
+"""The answer flow (DESIGN.md "Chat"): save the customer message first, then retrieve,
+build the prompt, stream from the backend and save the answer with citations and usage.
+
+Database work is plain sync code; the async flow calls it through ``db()``, which runs it
+on the loop's shared thread pool (a few threads per process), not in a thread per
+conversation, so hundreds of conversations in flight use a handful of DB connections.
+Generation runs in its own task: a client that disconnects mid-stream stops receiving
+deltas, but the answer is still generated and saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from assistants.models import Assistant, Conversation, Message
+from assistants.selectors import chunks_search
+from businesses.models import ApiKey, Business
+from config.errors import ApplicationError, NotFoundError
+from inference import providers
+from inference.chat import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
+from inference.errors import InferenceError
+from inference.prompts import build_prompt
+
+logger = logging.getLogger(__name__)
+
+_background: set[asyncio.Task] = set()  # generation tasks outliving their request
+
+
+def db(func: Callable) -> Callable:
+    """Run sync ORM code from async code on the shared executor (see module docstring)."""
+    return sync_to_async(func, thread_sensitive=False)
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def _token_hash(token: str) -> str:
+    secret = (settings.API_KEY_HASH_SECRET or settings.SECRET_KEY).encode()
+    return hmac.new(secret, b"customer-token:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def conversation_start(*, assistant: Assistant, key: ApiKey, channel: str | None = None, external_id: str = "",
+                       metadata: dict | None = None) -> tuple[Conversation, str | None]:
+    """Start a conversation. A publishable-key caller gets a customer token (shown once) that
+    every later call on this conversation must carry, and that opens no other one."""
+    token = None if key.is_secret else "ct_" + secrets.token_urlsafe(32)
+    conversation = Conversation.objects.unscoped().create(
+        business_id=assistant.business_id, assistant=assistant,
+        channel=channel or (Conversation.Channel.API if key.is_secret else Conversation.Channel.WIDGET),
+        external_id=external_id, metadata=metadata or {}, customer_token_hash=_token_hash(token) if token else "",
+    )
+    return conversation, token
+
+
+def conversation_for_caller(*, business: Business, conversation_id, key: ApiKey,
+                            customer_token: str | None) -> Conversation:
+    """The conversation if this caller may use it; otherwise 404 (never confirm it exists)."""
+    conversation = (Conversation.objects.for_business(business).select_related("assistant")
+                    .filter(pk=conversation_id).first())
+    if conversation is None:
+        raise NotFoundError("conversation")
+    if not key.is_secret:
+        expected = conversation.customer_token_hash
+        if not customer_token or not expected or not hmac.compare_digest(_token_hash(customer_token), expected):
+            raise NotFoundError("conversation")
+    return conversation
+
+
+def conversation_set_state(*, conversation: Conversation, state: str) -> Conversation:
+    allowed = {
+        Conversation.State.HANDOFF: {Conversation.State.BOT, Conversation.State.HANDOFF},
+        Conversation.State.BOT: {Conversation.State.HANDOFF, Conversation.State.BOT},
+        Conversation.State.CLOSED: {Conversation.State.BOT, Conversation.State.HANDOFF, Conversation.State.CLOSED},
+    }[state]
+    updated = Conversation.objects.for_business(conversation.business_id).filter(
+        pk=conversation.pk, state__in=allowed).update(state=state, updated_at=timezone.now())
+    if not updated:
+        raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.", status=409)
+    conversation.refresh_from_db()
+    return conversation
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass
+class Sent:
+    """What sending a customer message produced."""
+
+    conversation: Conversation
+    customer: Message
+    answer: Message | None  # an existing answer (replay), or None
+    replayed: bool
+    needs_answer: bool
+
+
+def message_send(*, conversation: Conversation, content: str, idempotency_key: str | None) -> Sent:
+    """Save the customer message (committed before anything slow). With an Idempotency-Key a
+    retry finds the first message instead of adding a second one."""
+    with transaction.atomic():
+        locked = (Conversation.objects.for_business(conversation.business_id).select_for_update()
+                  .select_related("assistant").get(pk=conversation.pk))
+        if idempotency_key:
+            existing = (Message.objects.for_business(conversation.business_id)
+                        .filter(conversation=locked, idempotency_key=idempotency_key).first())
+            if existing is not None:
+                if existing.role != Message.Role.CUSTOMER or existing.content != content:
+                    raise ApplicationError("idempotency_key_reused", "This Idempotency-Key was used for a "
+                                           "different message.", status=422)
+                answer = Message.objects.for_business(conversation.business_id).filter(reply_to=existing).first()
+                if answer is not None and answer.status == Message.Status.PENDING:
+                    raise ApplicationError("answer_in_progress", "The answer to this message is still being "
+                                           "generated; retry in a moment.", status=409,
+                                           headers={"Retry-After": "2"})
+                needs = locked.state == Conversation.State.BOT and (answer is None
+                                                                     or answer.status == Message.Status.FAILED)
+                return Sent(locked, existing, answer, replayed=True, needs_answer=needs)
+        if locked.state == Conversation.State.CLOSED:
+            raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
+                                   status=409)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                customer = Message.objects.unscoped().create(
+                    business_id=conversation.business_id, conversation=locked, role=Message.Role.CUSTOMER,
+                    content=content, idempotency_key=idempotency_key or None)
+        except IntegrityError as exc:  # the same key raced in from another request
+            raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
+                                   status=409, headers={"Retry-After": "2"}) from exc
+        Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
+            last_message_at=now, updated_at=now)
+    return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT)
+
+
+def staff_message_send(*, conversation: Conversation, content: str) -> Message:
+    """A person of the business writes to the customer; the assistant goes quiet (handoff)."""
+    with transaction.atomic():
+        locked = Conversation.objects.for_business(conversation.business_id).select_for_update().get(
+            pk=conversation.pk)
+        if locked.state == Conversation.State.CLOSED:
+            raise ApplicationError("conversation_closed", "This conversation is closed.", status=409)
+        now = timezone.now()
+        Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
+            state=Conversation.State.HANDOFF, last_message_at=now, updated_at=now)
+        return Message.objects.unscoped().create(business_id=conversation.business_id, conversation=locked,
+                                                 role=Message.Role.STAFF, content=content)
+
+
+# --------------------------------------------------------------------------- answering
+
+
+@dataclass
+class Prepared:
+    answer: Message
+    request: ChatRequest
+    started: float
+
+
+def answer_prepare(*, conversation: Conversation, customer: Message,
+                   history: list[ChatMessage] | None = None) -> Prepared:
+    """Create (or reset a failed) pending answer, retrieve passages and build the prompt.
+    ``history`` replaces the stored one (the OpenAI-compatible endpoint sends its own)."""
+    started = time.perf_counter()
+    assistant = conversation.assistant
+    with transaction.atomic():
+        answer = (Message.objects.for_business(conversation.business_id).select_for_update()
+                  .filter(reply_to=customer).first())
+        if answer is None:
+            answer = Message.objects.unscoped().create(
+                business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
+                status=Message.Status.PENDING, reply_to=customer)
+        else:
+            answer.status, answer.error, answer.content = Message.Status.PENDING, "", ""
+            answer.save(update_fields=["status", "error", "content", "updated_at"])
+
+    passages = [
+        PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text)
+        for p in chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)
+    ]
+    history = history if history is not None else [
+        ChatMessage(role="user" if m.role == Message.Role.CUSTOMER else "assistant", content=m.content)
+        for m in reversed(list(
+            Message.objects.for_business(conversation.business_id)
+            .filter(conversation=conversation, created_at__lt=customer.created_at, status=Message.Status.COMPLETE,
+                    role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.STAFF])
+            .exclude(content="").order_by("-created_at")[: settings.CHAT_HISTORY_MESSAGES]))
+    ]
+    business = conversation.assistant.business
+    max_answer = assistant.max_answer_tokens
+    prompt = build_prompt(
+        persona=assistant.persona, instructions=assistant.instructions,
+        business_facts=_business_facts(business, assistant), passages=passages, history=history,
+        question=customer.content, language_hint=assistant.language,
+        handoff_contact=assistant.handoff_message or business.handoff_email or business.handoff_phone,
+        count_tokens=providers.embedder().count_tokens, max_context_tokens=settings.INFERENCE_MAX_CONTEXT_TOKENS,
+        max_answer_tokens=max_answer,
+    )
+    fallback = "I'm sorry, I don't have that information."
+    if assistant.handoff_message:
+        fallback += " " + assistant.handoff_message
+    request = ChatRequest(messages=prompt.messages, max_tokens=max_answer, temperature=assistant.temperature,
+                          model=assistant.model_override or None, passages=prompt.passages,
+                          question=customer.content, fallback_text=fallback)
+    return Prepared(answer=answer, request=request, started=started)
+
+
+def _business_facts(business: Business, assistant: Assistant) -> str:
+    facts = [f"Business: {business.name}", f"Time zone: {business.timezone}"]
+    if assistant.business_hours:
+        hours = "; ".join(f"{day} " + ", ".join(f"{a}-{b}" for a, b in ranges)
+                          for day, ranges in assistant.business_hours.items())
+        facts.append(f"Opening hours: {hours}")
+    if business.handoff_phone:
+        facts.append(f"Phone: {business.handoff_phone}")
+    return "\n".join(facts)
+
+
+def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float) -> Message:
+    seen: set[str] = set()
+    citations = []
+    for ref in result.cited:
+        if ref.chunk_id not in seen:
+            seen.add(ref.chunk_id)
+            citations.append({"source_id": ref.source_id, "source_title": ref.source_title,
+                              "chunk_id": ref.chunk_id})
+    answer.content, answer.citations, answer.status = text, citations, Message.Status.COMPLETE
+    answer.backend, answer.model, answer.error = result.backend, result.model, ""
+    answer.tokens_in, answer.tokens_out = result.prompt_tokens, result.completion_tokens
+    answer.latency_ms = int((time.perf_counter() - started) * 1000)
+    answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "tokens_in",
+                               "tokens_out", "latency_ms", "updated_at"])
+    return answer
+
+
+def answer_fail(*, answer: Message, error: str, text: str = "") -> Message:
+    answer.status, answer.error, answer.content = Message.Status.FAILED, error[:2000], text
+    answer.save(update_fields=["status", "error", "content", "updated_at"])
+    return answer
+
+
+@dataclass
+class Done:
+    answer: Message
+    finish_reason: str = "stop"
+
+
+@dataclass
+class Failed:
+    answer: Message
+    error: InferenceError
+
+
+async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | Failed]:
+    """Deltas as the backend produces them, then Done or Failed. The generation keeps running
+    and saves the answer even if the consumer stops listening (client disconnect)."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    backend = providers.chat_backend()
+
+    async def generate() -> None:
+        parts: list[str] = []
+        try:
+            result = None
+            async for item in backend.stream(prepared.request):
+                if isinstance(item, ChatDelta):
+                    parts.append(item.text)
+                    queue.put_nowait(item)
+                else:
+                    result = item
+            if result is None:
+                raise InferenceError("The model server ended the answer without a result.",
+                                     code="inference_bad_response")
+            saved = await db(answer_complete)(answer=prepared.answer, text="".join(parts), result=result,
+                                              started=prepared.started)
+            queue.put_nowait(Done(saved, result.finish_reason))
+        except InferenceError as exc:
+            saved = await db(answer_fail)(answer=prepared.answer, error=f"{exc.code}: {exc.message}",
+                                          text="".join(parts))
+            queue.put_nowait(Failed(saved, exc))
+        except Exception as exc:  # never leave an answer pending
+            logger.exception("answer generation crashed")
+            saved = await db(answer_fail)(answer=prepared.answer, error=f"internal_error: {exc}")
+            queue.put_nowait(Failed(saved, InferenceError("Generation failed.", code="internal_error")))
+
+    task = asyncio.create_task(generate())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    while True:
+        item = await queue.get()
+        yield item
+        if isinstance(item, Done | Failed):
+            return

@@ -1,0 +1,287 @@
+"""Conversation endpoints. Sending a message (and streaming its answer) and the
+OpenAI-compatible endpoint are async views (many conversations in flight, each waiting
+on the model server, none holding a thread); the rest are ordinary DRF views."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from assistants.chat import services
+from assistants.chat.serializers import (
+    ConversationSerializer,
+    ConversationStartSerializer,
+    MessageSendSerializer,
+    message_dict,
+)
+from assistants.chat.services import Done, Failed, db
+from assistants.models import Assistant, Conversation, Message
+from businesses.api import TenantAPIView, async_api_view, json_body
+from businesses.permissions import IsAnyKey
+from config.errors import ApplicationError
+from inference.chat import ChatDelta, ChatMessage
+
+CUSTOMER_TOKEN_HEADER = "X-Customer-Token"  # noqa: S105 - a header name
+
+
+class ConversationStartView(TenantAPIView):
+    permission_classes = [IsAnyKey]
+
+    @extend_schema(request=ConversationStartSerializer, responses={201: ConversationSerializer},
+                   summary="Start a conversation (secret or publishable key)")
+    def post(self, request, pk):
+        assistant = self.get_scoped(Assistant, pk, what="assistant")
+        serializer = ConversationStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        conversation, token = services.conversation_start(assistant=assistant, key=request.auth,
+                                                          **serializer.validated_data)
+        body = {"id": str(conversation.pk), "assistant_id": str(assistant.pk), "state": conversation.state,
+                "channel": conversation.channel}
+        if token:
+            body["customer_token"] = token
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ConversationListView(TenantAPIView):
+    @extend_schema(parameters=[OpenApiParameter("state", str, enum=["bot", "handoff", "closed"])],
+                   responses=ConversationSerializer(many=True), summary="The inbox")
+    def get(self, request):
+        queryset = Conversation.objects.for_business(self.business).order_by("-created_at", "-id")
+        state = request.query_params.get("state")
+        if state:
+            if state not in Conversation.State.values:
+                raise ApplicationError("validation_error", "state must be bot, handoff or closed.",
+                                       details={"fields": {"state": ["Unknown state."]}})
+            queryset = queryset.filter(state=state)
+        return self.paginate(queryset, ConversationSerializer)
+
+
+class ConversationDetailView(TenantAPIView):
+    @extend_schema(responses=ConversationSerializer, summary="A conversation")
+    def get(self, request, pk):
+        return Response(ConversationSerializer(self.get_scoped(Conversation, pk, what="conversation")).data)
+
+
+class _StateView(TenantAPIView):
+    target = ""
+
+    @extend_schema(request=None, responses=ConversationSerializer)
+    def post(self, request, pk):
+        conversation = self.get_scoped(Conversation, pk, what="conversation")
+        conversation = services.conversation_set_state(conversation=conversation, state=self.target)
+        return Response(ConversationSerializer(conversation).data)
+
+
+class HandoffView(_StateView):
+    """Staff take over: the assistant stays silent until released."""
+
+    target = Conversation.State.HANDOFF
+
+
+class ReleaseView(_StateView):
+    """Give the conversation back to the assistant."""
+
+    target = Conversation.State.BOT
+
+
+class CloseView(_StateView):
+    target = Conversation.State.CLOSED
+
+
+# --------------------------------------------------------------------------- async
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _failed_body(customer: Message, failed: Failed) -> dict:
+    return {"error": {
+        "code": "inference_unavailable",
+        "message": "The assistant could not answer right now. Your message is saved; retry with the same "
+                   "Idempotency-Key.",
+        "details": {"message_id": str(customer.pk), "answer_id": str(failed.answer.pk), "reason": failed.error.code},
+    }}
+
+
+@async_api_view(methods=("GET", "POST"))
+async def conversation_messages(request, key, pk):
+    """GET: the conversation's messages. POST: send a message and get the answer (JSON, or
+    server-sent events with ``Accept: text/event-stream``)."""
+    token = request.headers.get(CUSTOMER_TOKEN_HEADER)
+    conversation = await db(services.conversation_for_caller)(business=request.business, conversation_id=pk,
+                                                              key=key, customer_token=token)
+    if request.method == "GET":
+        messages = await db(_message_list)(conversation)
+        return JsonResponse({"results": messages, "next": None})
+
+    data = json_body(request)
+    serializer = MessageSendSerializer(data=data)
+    if not await sync_to_async(serializer.is_valid, thread_sensitive=False)():
+        raise ApplicationError("validation_error", "The request has invalid fields; see details.",
+                               details={"fields": serializer.errors})
+    content, role = serializer.validated_data["content"], serializer.validated_data["role"]
+    if role == Message.Role.STAFF:
+        if not key.is_secret:
+            raise ApplicationError("permission_denied", "Only secret keys can send staff messages.", status=403)
+        staff = await db(services.staff_message_send)(conversation=conversation, content=content)
+        return JsonResponse({"message": message_dict(staff), "answer": None}, status=201)
+
+    sent = await db(services.message_send)(conversation=conversation, content=content,
+                                           idempotency_key=request.headers.get("Idempotency-Key") or None)
+    streaming = "text/event-stream" in request.headers.get("Accept", "")
+    if not sent.needs_answer:
+        # Handoff (a person answers), or the replay of an answered message.
+        body = {"message": message_dict(sent.customer), "answer": message_dict(sent.answer)}
+        if streaming:
+            return _stream_static(body, sent.answer)
+        return JsonResponse(body, status=200 if sent.replayed else 201)
+
+    prepared = await db(services.answer_prepare)(conversation=sent.conversation, customer=sent.customer)
+    events = services.answer_events(prepared)
+    if streaming:
+        return _stream(sent.customer, events)
+    async for item in events:
+        if isinstance(item, Done):
+            return JsonResponse({"message": message_dict(sent.customer), "answer": message_dict(item.answer)},
+                                status=200 if sent.replayed else 201)
+        if isinstance(item, Failed):
+            response = JsonResponse(_failed_body(sent.customer, item), status=503)
+            response["Retry-After"] = "5"
+            return response
+    raise ApplicationError("internal_error", "The answer ended without a result.", status=500)
+
+
+def _message_list(conversation: Conversation) -> list[dict]:
+    messages = Message.objects.for_business(conversation.business_id).filter(
+        conversation=conversation).order_by("created_at", "id")
+    return [message_dict(m) for m in messages]
+
+
+def _sse_response(generator) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(generator, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once
+    return response
+
+
+def _stream_static(body: dict, answer: Message | None) -> StreamingHttpResponse:
+    async def gen():
+        if answer is not None and answer.content:
+            yield _sse("delta", {"text": answer.content})
+        yield _sse("done", body)
+
+    return _sse_response(gen())
+
+
+def _stream(customer: Message, events) -> StreamingHttpResponse:
+    async def gen():
+        async for item in events:
+            if isinstance(item, ChatDelta):
+                yield _sse("delta", {"text": item.text})
+            elif isinstance(item, Done):
+                yield _sse("done", {"message": message_dict(customer), "answer": message_dict(item.answer)})
+            elif isinstance(item, Failed):
+                yield _sse("error", _failed_body(customer, item))
+
+    return _sse_response(gen())
+
+
+# --------------------------------------------------------------------------- OpenAI-compatible
+
+
+def _assistant_by_model(business, model: str) -> Assistant:
+    queryset = Assistant.objects.for_business(business)
+    assistant = queryset.filter(slug=model).first()
+    if assistant is None:
+        try:
+            assistant = queryset.filter(pk=uuid.UUID(model)).first()
+        except ValueError:  # neither a slug of theirs nor a UUID
+            assistant = None
+    if assistant is None:
+        raise ApplicationError("model_not_found", f"No assistant with id or slug '{model}'. The model is your "
+                               "assistant's id or slug.", status=404)
+    return assistant
+
+
+def _openai_start(business, key, data: dict):
+    """Validate an OpenAI chat request and save it as a conversation with the customer's question."""
+    model, messages = data.get("model"), data.get("messages")
+    if not isinstance(model, str) or not model:
+        raise ApplicationError("validation_error", "'model' (your assistant's id or slug) is required.")
+    if (not isinstance(messages, list) or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role") in
+                       ("system", "user", "assistant", "developer") for m in messages)):
+        raise ApplicationError("validation_error", "'messages' must be a non-empty list of {role, content}.")
+    if messages[-1]["role"] != "user":
+        raise ApplicationError("validation_error", "The last message must be the user's.")
+    assistant = _assistant_by_model(business, model)
+    history = [ChatMessage(role=m["role"], content=m["content"]) for m in messages[:-1]
+               if m["role"] in ("user", "assistant")]
+    conversation, _ = services.conversation_start(assistant=assistant, key=key,
+                                                  channel=Conversation.Channel.OPENAI,
+                                                  external_id=str(data.get("user") or "")[:200])
+    conversation.assistant = assistant
+    sent = services.message_send(conversation=conversation, content=messages[-1]["content"][:8000],
+                                 idempotency_key=None)
+    return assistant, services.answer_prepare(conversation=sent.conversation, customer=sent.customer,
+                                              history=history)
+
+
+@async_api_view(methods=("POST",), secret_only=True)
+async def openai_chat_completions(request, key):
+    """OpenAI's chat completions API; ``model`` is the assistant's id or slug."""
+    data = json_body(request)
+    assistant, prepared = await db(_openai_start)(request.business, key, data)
+    created, completion_id = int(time.time()), f"chatcmpl-{prepared.answer.pk}"
+    events = services.answer_events(prepared)
+
+    def chunk(delta: dict, finish_reason=None, usage=None) -> bytes:
+        body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": assistant.slug,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+        if usage is not None:
+            body["usage"] = usage
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+    if data.get("stream"):
+        async def gen():
+            yield chunk({"role": "assistant", "content": ""})
+            async for item in events:
+                if isinstance(item, ChatDelta):
+                    yield chunk({"content": item.text})
+                elif isinstance(item, Done):
+                    yield chunk({}, finish_reason=item.finish_reason, usage=_usage(item.answer))
+                elif isinstance(item, Failed):
+                    error = {"error": {"message": "The model server is unavailable; retry.",
+                                       "type": "server_error", "code": "inference_unavailable"}}
+                    yield f"data: {json.dumps(error)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return _sse_response(gen())
+
+    async for item in events:
+        if isinstance(item, Done):
+            answer = item.answer
+            return JsonResponse({
+                "id": completion_id, "object": "chat.completion", "created": created, "model": assistant.slug,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.content},
+                             "finish_reason": item.finish_reason}],
+                "usage": _usage(answer),
+                "citations": answer.citations,
+            })
+        if isinstance(item, Failed):
+            return JsonResponse({"error": {"message": "The model server is unavailable; retry.",
+                                           "type": "server_error", "code": "inference_unavailable"}}, status=503)
+    raise ApplicationError("internal_error", "The answer ended without a result.", status=500)
+
+
+def _usage(answer: Message) -> dict:
+    return {"prompt_tokens": answer.tokens_in, "completion_tokens": answer.tokens_out,
+            "total_tokens": answer.tokens_in + answer.tokens_out}

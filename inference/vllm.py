@@ -1,0 +1,640 @@
+"""Async client of vLLM's OpenAI-compatible ``/v1/chat/completions``, spread over replicas.
+
+What keeps vLLM's continuous batching full and the callers safe:
+
+- **One pooled ``httpx.AsyncClient`` per process and event loop.** An httpx client is bound to
+  the loop it first ran on; ASGI views share the server's loop, while a Celery task going
+  through ``async_to_sync`` runs a fresh loop per call. Clients live in a
+  ``WeakKeyDictionary`` keyed by the loop (a closed loop's client goes with it); the
+  ``httpx.Limits`` object is shared by all of them.
+- **A concurrency cap per replica** (``max_concurrency``, matched to vLLM's
+  ``--max-num-seqs``): an ``asyncio.Semaphore`` per replica per loop, so requests beyond the
+  cap wait here (bounded by the total deadline) instead of queueing inside vLLM.
+- **Least outstanding requests**: each attempt goes to the replica with the fewest requests
+  assigned (waiting for a slot or in flight), ties broken round-robin.
+- **Cooldown**: a replica that fails (connection error, 5xx, timeout before the first token,
+  or a connection dropped mid-stream) is skipped for ``cooldown_seconds``; if every replica is
+  cooling down, the least recently failed one is tried. A success ends the cooldown.
+- **Explicit timeouts** (httpx's 5 s default never applies): ``connect_timeout``;
+  ``read_timeout``, the longest silence allowed between bytes of a stream (and before the
+  response headers); ``total_timeout``, a deadline for the whole call (waiting for a slot,
+  retries, backoff and streaming) enforced with ``asyncio.timeout_at`` around every await
+  inside this module, so it never cancels the caller's own code between deltas.
+- **Retries only before the first token**, with full jitter, and only for what can pass:
+  connection errors (refused, reset, connect timeout, a connection closed before any
+  content), 408, 429 and 5xx; ``Retry-After`` up to 10 s is honoured. A read timeout is not
+  retried (the server may still be working on the request; a second copy would double its
+  load) and neither is anything after a delta was yielded: the caller already showed text.
+  A retry goes to another replica when one is healthy, without waiting.
+
+Errors: 4xx other than 408/429 → ``InferenceBadRequest`` carrying the server's message;
+timeouts → ``InferenceTimeout`` (``details["phase"]``: ``connect``, ``queue``,
+``first_token``, ``read`` or ``total``); otherwise ``InferenceUnavailable`` with ``code``
+``inference_unreachable`` (connection failed), ``inference_server_error`` (5xx or an error
+event in the stream), ``inference_overloaded`` (429), ``inference_bad_response`` (malformed
+body or stream) or ``inference_stream_interrupted`` (the stream ended before the answer did).
+
+Usage: the stream asks for ``stream_options.include_usage``; a server that sends no usage
+block yields a ``ChatResult`` with ``prompt_tokens = completion_tokens = 0`` (nothing is
+guessed: billing counts messages, and a made-up count would look authoritative).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from inference.chat import ChatDelta, ChatRequest, ChatResult
+from inference.errors import (
+    InferenceBadRequest,
+    InferenceError,
+    InferenceTimeout,
+    InferenceUnavailable,
+)
+
+__all__ = ["ReplicaStatus", "VLLMChatBackend"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_RETRY_AFTER = 10.0
+
+
+def _chat_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    if not base.endswith("/v1"):
+        base += "/v1"
+    return base + "/chat/completions"
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    base_url: str
+    in_flight: int  # requests holding a slot (sent to the replica)
+    waiting: int  # requests assigned to it, waiting for a slot
+    cooling_down: bool
+    failures: int  # failed attempts since the process started
+
+
+class _Replica:
+    """Process-wide state of one replica (shared by all event loops; guarded by the backend's lock)."""
+
+    __slots__ = ("base_url", "cooled_until", "failures", "in_flight", "index", "last_failed", "url", "waiting")
+
+    def __init__(self, index: int, base_url: str) -> None:
+        self.index = index
+        self.base_url = base_url
+        self.url = _chat_url(base_url)
+        self.in_flight = 0
+        self.waiting = 0
+        self.cooled_until = 0.0
+        self.last_failed = 0.0
+        self.failures = 0
+
+
+class _LoopState:
+    def __init__(self, client: httpx.AsyncClient, slots: list[asyncio.Semaphore]) -> None:
+        self.client = client
+        self.slots = slots
+
+
+class _Attempt:
+    """Why one attempt failed, and whether another may be tried."""
+
+    def __init__(self, error: InferenceError, *, retry: bool, cool: bool, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry = retry
+        self.cool = cool
+        self.retry_after = retry_after
+
+
+class VLLMChatBackend:
+    """Chat completions from one or more vLLM replicas. Safe to share across threads and loops."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        *,
+        base_urls: list[str],
+        model: str,
+        api_key: str | None = None,
+        max_concurrency: int = 64,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        total_timeout: float = 180.0,
+        max_retries: int = 2,
+        cooldown_seconds: float = 15.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("at least one vLLM base URL is required")
+        if not model:
+            raise ValueError("a model name is required with vLLM base URLs")
+        self.model = model
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.total_timeout = float(total_timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.cooldown_seconds = max(0.0, float(cooldown_seconds))
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._replicas = [_Replica(i, url) for i, url in enumerate(base_urls)]
+        self._headers = {"Accept": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        # The semaphores already cap requests per replica, so the pool never makes anyone
+        # wait; its size only has to admit every slot.
+        total_slots = self.max_concurrency * len(self._replicas)
+        self._limits = httpx.Limits(max_connections=total_slots, max_keepalive_connections=total_slots,
+                                    keepalive_expiry=30.0)
+        self._timeout = httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
+                                      write=self.read_timeout, pool=self.total_timeout)
+        self._lock = threading.Lock()
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._rr = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def base_urls(self) -> list[str]:
+        return [r.base_url for r in self._replicas]
+
+    def in_flight(self) -> dict[str, int]:
+        """Requests in flight per replica (holding a slot), across all event loops."""
+        with self._lock:
+            return {r.base_url: r.in_flight for r in self._replicas}
+
+    def replicas(self) -> list[ReplicaStatus]:
+        now = time.monotonic()
+        with self._lock:
+            return [ReplicaStatus(r.base_url, r.in_flight, r.waiting, r.cooled_until > now, r.failures)
+                    for r in self._replicas]
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of the running event loop (others close with their loop)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._loops.pop(loop, None)
+        if state is not None:
+            await state.client.aclose()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta | ChatResult]:
+        body = self._body(request, stream=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total_timeout
+        state = self._loop_state(loop)
+        attempt = 0
+        avoid: _Replica | None = None
+        retry_after: float | None = None
+        while True:
+            replica = await self._choose(avoid, attempt, retry_after, deadline)
+            failure: _Attempt | None = None
+            yielded = False
+            try:
+                await self._acquire(state, replica, deadline)
+            except BaseException:
+                with self._lock:
+                    replica.waiting -= 1
+                raise
+            response: httpx.Response | None = None
+            lines: Any = None  # the async generator of httpx's aiter_lines()
+            parts: list[str] = []
+            try:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        response = await state.client.send(
+                            state.client.build_request("POST", replica.url, json=body,
+                                                       headers={**self._headers, "Accept": "text/event-stream"}),
+                            stream=True,
+                        )
+                except Exception as exc:
+                    failure = self._transport_failure(exc, replica, phase="first_token")
+                else:
+                    if response.status_code >= 400:
+                        failure = await self._status_failure(response, replica, deadline)
+                    else:
+                        finish_reason: str | None = None
+                        usage: dict[str, Any] | None = None
+                        done = False
+                        lines = response.aiter_lines()
+                        while not done:
+                            try:
+                                async with asyncio.timeout_at(deadline):
+                                    line = await anext(lines)
+                            except StopAsyncIteration:
+                                break
+                            except Exception as exc:
+                                failure = self._transport_failure(
+                                    exc, replica, phase="read" if yielded else "first_token", yielded=yielded)
+                                break
+                            event = _parse_sse_line(line, replica.url)
+                            if event is None:
+                                continue
+                            if event is _DONE:
+                                done = True
+                                break
+                            text, reason, chunk_usage = _read_chunk(event, replica.url)
+                            if reason:
+                                finish_reason = reason
+                            if chunk_usage is not None:
+                                usage = chunk_usage
+                            if text:
+                                parts.append(text)
+                                yielded = True
+                                yield ChatDelta(text)
+                        if failure is None:
+                            if not done and finish_reason is None:
+                                failure = _Attempt(
+                                    InferenceUnavailable(
+                                        "The model server ended the answer before it was complete.",
+                                        code="inference_stream_interrupted",
+                                        details={"url": replica.url},
+                                    ),
+                                    retry=not yielded, cool=True,
+                                )
+                            else:
+                                self._succeeded(replica)
+                                yield ChatResult(
+                                    text="".join(parts),
+                                    finish_reason=finish_reason or "unknown",
+                                    prompt_tokens=_int(usage, "prompt_tokens"),
+                                    completion_tokens=_int(usage, "completion_tokens"),
+                                    backend=self.name,
+                                    model=str(body["model"]),
+                                    cited=list(request.passages),
+                                )
+                                return
+            finally:
+                try:
+                    if lines is not None:
+                        await lines.aclose()
+                    if response is not None:
+                        await response.aclose()
+                except Exception:  # noqa: S110 - the connection is dropped either way
+                    pass
+                finally:
+                    self._release(state, replica)
+            assert failure is not None
+            if yielded:
+                # Never retried: the caller already has part of the answer.
+                if failure.cool:
+                    self._failed(replica)
+                raise failure.error
+            attempt, avoid, retry_after = self._after_failure(failure, replica, attempt)
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """A non-streaming request. The answer arrives all at once, so nothing but the total
+        deadline bounds the wait for it (``read_timeout`` would cut off long answers)."""
+        body = self._body(request, stream=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total_timeout
+        state = self._loop_state(loop)
+        attempt = 0
+        avoid: _Replica | None = None
+        retry_after: float | None = None
+        while True:
+            replica = await self._choose(avoid, attempt, retry_after, deadline)
+            try:
+                await self._acquire(state, replica, deadline)
+            except BaseException:
+                with self._lock:
+                    replica.waiting -= 1
+                raise
+            try:
+                remaining = max(0.001, deadline - loop.time())
+                timeout = httpx.Timeout(connect=self.connect_timeout, read=remaining, write=self.read_timeout,
+                                        pool=remaining)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        response = await state.client.post(replica.url, json=body, headers=self._headers,
+                                                           timeout=timeout)
+                except Exception as exc:
+                    failure = self._transport_failure(exc, replica, phase="first_token")
+                else:
+                    if response.status_code >= 400:
+                        failure = await self._status_failure(response, replica, deadline)
+                    else:
+                        result = self._parse_completion(response, replica, request, str(body["model"]))
+                        self._succeeded(replica)
+                        return result
+            finally:
+                self._release(state, replica)
+            attempt, avoid, retry_after = self._after_failure(failure, replica, attempt)
+
+    # -- request building and parsing -------------------------------------------------------
+
+    def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        if not request.messages:
+            raise InferenceBadRequest("A chat request needs at least one message.")
+        body: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": int(request.max_tokens),
+            "temperature": float(request.temperature),
+            "stream": stream,
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.stop:
+            body["stop"] = list(request.stop)
+        return body
+
+    def _parse_completion(self, response: httpx.Response, replica: _Replica, request: ChatRequest,
+                          model: str) -> ChatResult:
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError("content is not a string")
+            finish_reason = choice.get("finish_reason") or "unknown"
+            usage = data.get("usage")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise InferenceUnavailable(
+                "The model server sent an answer that is not a chat completion.",
+                code="inference_bad_response",
+                details={"url": replica.url},
+            ) from exc
+        return ChatResult(
+            text=text,
+            finish_reason=str(finish_reason),
+            prompt_tokens=_int(usage, "prompt_tokens"),
+            completion_tokens=_int(usage, "completion_tokens"),
+            backend=self.name,
+            model=model,
+            cited=list(request.passages),
+        )
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def _transport_failure(self, exc: Exception, replica: _Replica, *, phase: str, yielded: bool = False) -> _Attempt:
+        details: dict[str, Any] = {"url": replica.url, "reason": str(exc) or type(exc).__name__}
+        if isinstance(exc, TimeoutError):  # our total deadline (asyncio.timeout_at)
+            return _Attempt(
+                InferenceTimeout(f"The model server did not finish within {self.total_timeout:g} s.",
+                                 details={**details, "phase": "total"}),
+                retry=False, cool=not yielded,
+            )
+        if isinstance(exc, httpx.ConnectTimeout):
+            return _Attempt(
+                InferenceTimeout("The model server did not accept the connection in time.",
+                                 details={**details, "phase": "connect"}),
+                retry=True, cool=True,
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return _Attempt(
+                InferenceTimeout(
+                    f"The model server sent nothing for {self.read_timeout:g} s "
+                    + ("in the middle of the answer." if yielded else "before the first token."),
+                    details={**details, "phase": phase},
+                ),
+                retry=False, cool=not yielded,
+            )
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return _Attempt(
+                InferenceUnavailable("The model server address is not usable.", code="inference_misconfigured",
+                                     details=details),
+                retry=False, cool=False,
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return _Attempt(
+                InferenceUnavailable("The model server could not be reached.", code="inference_unreachable",
+                                     details=details),
+                retry=True, cool=True,
+            )
+        if isinstance(exc, httpx.TransportError):  # reset, closed mid-body, protocol errors
+            return _Attempt(
+                InferenceUnavailable(
+                    "The connection to the model server broke "
+                    + ("in the middle of the answer." if yielded else "before the answer started."),
+                    code="inference_stream_interrupted",
+                    details=details,
+                ),
+                retry=True, cool=True,
+            )
+        if isinstance(exc, InferenceError):
+            return _Attempt(exc, retry=False, cool=False)
+        raise exc
+
+    async def _status_failure(self, response: httpx.Response, replica: _Replica, deadline: float) -> _Attempt:
+        status = response.status_code
+        try:
+            async with asyncio.timeout_at(deadline):
+                await response.aread()
+            message = _server_message(response)
+        except Exception:  # the error body is a courtesy; the status says enough
+            message = response.reason_phrase
+        details = {"url": replica.url, "status": status, "server_message": message}
+        if status == 408:
+            return _Attempt(InferenceTimeout("The model server timed out the request.",
+                                             details={**details, "phase": "first_token"}),
+                            retry=True, cool=False, retry_after=_retry_after(response))
+        if status == 429:
+            return _Attempt(InferenceUnavailable("The model server is overloaded.", code="inference_overloaded",
+                                                 details=details),
+                            retry=True, cool=False, retry_after=_retry_after(response))
+        if status >= 500:
+            return _Attempt(InferenceUnavailable(f"The model server failed (HTTP {status}).",
+                                                 code="inference_server_error", details=details),
+                            retry=True, cool=True, retry_after=_retry_after(response))
+        code = None
+        if status in (401, 403):
+            code = "inference_auth_failed"
+        elif status == 404:
+            code = "inference_model_not_found"
+        elif "context length" in message.lower() or "maximum context" in message.lower():
+            code = "inference_context_too_long"
+        raise InferenceBadRequest(f"The model server rejected the request: {message}", code=code, details=details)
+
+    def _after_failure(self, failure: _Attempt, replica: _Replica, attempt: int) -> tuple[int, _Replica, float | None]:
+        if failure.cool:
+            self._failed(replica)
+        if not failure.retry or attempt >= self.max_retries:
+            raise failure.error
+        attempt += 1
+        logger.warning("vLLM request to %s failed (%s), retry %d/%d", replica.base_url, failure.error.code,
+                       attempt, self.max_retries)
+        return attempt, replica, failure.retry_after
+
+    # -- replicas, slots, backoff -------------------------------------------------------------
+
+    async def _choose(self, avoid: _Replica | None, attempt: int, retry_after: float | None,
+                      deadline: float) -> _Replica:
+        """Pick a replica and count it as waiting there. On a retry (``avoid`` set), back off
+        first unless a healthy other replica can take the request right away."""
+        now = time.monotonic()
+        with self._lock:
+            healthy = [r for r in self._replicas if r.cooled_until <= now]
+            candidates = [r for r in healthy if r is not avoid] or healthy
+            if candidates:
+                n = len(self._replicas)
+                start = self._rr
+                self._rr = (self._rr + 1) % n
+                replica = min(candidates, key=lambda r: (r.in_flight + r.waiting, (r.index - start) % n))
+            else:
+                replica = min(self._replicas, key=lambda r: r.last_failed)
+            replica.waiting += 1
+        if avoid is not None and (replica is avoid or replica.cooled_until > now):
+            delay = retry_after if retry_after is not None else random.uniform(
+                0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+            loop = asyncio.get_running_loop()
+            try:
+                if loop.time() + delay >= deadline:
+                    raise InferenceTimeout(
+                        f"The model server did not recover within {self.total_timeout:g} s.",
+                        details={"url": replica.url, "phase": "total"},
+                    )
+                await asyncio.sleep(delay)
+            except BaseException:
+                with self._lock:
+                    replica.waiting -= 1
+                raise
+        return replica
+
+    async def _acquire(self, state: _LoopState, replica: _Replica, deadline: float) -> None:
+        slot = state.slots[replica.index]
+        try:
+            async with asyncio.timeout_at(deadline):
+                await slot.acquire()
+        except TimeoutError:
+            raise InferenceTimeout(
+                f"All {self.max_concurrency} request slots of the model server stayed busy for "
+                f"{self.total_timeout:g} s.",
+                code="inference_queue_timeout",
+                details={"url": replica.url, "phase": "queue"},
+            ) from None
+        with self._lock:
+            replica.waiting -= 1
+            replica.in_flight += 1
+
+    def _release(self, state: _LoopState, replica: _Replica) -> None:
+        with self._lock:
+            replica.in_flight -= 1
+        state.slots[replica.index].release()
+
+    def _failed(self, replica: _Replica) -> None:
+        now = time.monotonic()
+        with self._lock:
+            replica.failures += 1
+            replica.last_failed = now
+            replica.cooled_until = now + self.cooldown_seconds
+
+    def _succeeded(self, replica: _Replica) -> None:
+        with self._lock:
+            replica.cooled_until = 0.0
+
+    def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        state = self._loops.get(loop)
+        if state is not None:
+            return state
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None:
+                client = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=self._limits)
+                slots = [asyncio.Semaphore(self.max_concurrency) for _ in self._replicas]
+                state = self._loops[loop] = _LoopState(client, slots)
+        return state
+
+
+# -- SSE and JSON helpers -------------------------------------------------------------------------
+
+_DONE: dict[str, Any] = {}
+
+
+def _parse_sse_line(line: str, url: str) -> dict[str, Any] | None:
+    """One line of the event stream: a chunk, ``_DONE``, or ``None`` for anything to skip
+    (blank separators, comments, ``event:``/``id:`` fields)."""
+    line = line.strip()
+    if not line.startswith("data:"):
+        return None
+    payload = line[5:].strip()
+    if payload == "[DONE]":
+        return _DONE
+    if not payload:
+        return None
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise InferenceUnavailable(
+            "The model server sent a stream event that is not JSON.",
+            code="inference_bad_response",
+            details={"url": url, "event": payload[:200]},
+        ) from exc
+    if not isinstance(event, dict):
+        raise InferenceUnavailable("The model server sent a stream event that is not an object.",
+                                   code="inference_bad_response", details={"url": url, "event": payload[:200]})
+    return event
+
+
+def _read_chunk(event: dict[str, Any], url: str) -> tuple[str, str | None, dict[str, Any] | None]:
+    """(content text, finish_reason, usage) of one ``chat.completion.chunk``."""
+    if "error" in event:  # vLLM reports failures after the headers as an error event
+        error = event["error"]
+        message = str(error.get("message", error) if isinstance(error, dict) else error)[:500]
+        raise InferenceUnavailable(f"The model server failed while answering: {message}",
+                                   code="inference_server_error", details={"url": url, "server_message": message})
+    try:
+        choices = event.get("choices") or []
+        text = ""
+        reason = None
+        for choice in choices:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content is not None and not isinstance(content, str):
+                raise TypeError("content is not a string")
+            text += content or ""
+            reason = choice.get("finish_reason") or reason
+        usage = event.get("usage")
+        if usage is not None and not isinstance(usage, dict):
+            raise TypeError("usage is not an object")
+    except (AttributeError, TypeError) as exc:
+        raise InferenceUnavailable("The model server sent a stream event that is not a chat chunk.",
+                                   code="inference_bad_response", details={"url": url}) from exc
+    return text, reason, usage
+
+
+def _int(usage: dict[str, Any] | None, key: str) -> int:
+    if not usage:
+        return 0
+    try:
+        return max(0, int(usage.get(key) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error", body.get("message", body))
+        if isinstance(error, dict):
+            return str(error.get("message", error))[:500]
+        return str(error)[:500]
+    return str(body)[:500]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or not 0 <= seconds <= _MAX_RETRY_AFTER:
+        return None
+    return seconds
