@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from businesses import services
 from businesses.authentication import key_cache
+from tests.inference.vllm_support import VLLMServer, build_tiny_model, ensure_vllm_venv, start_vllm_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,3 +187,29 @@ def live_api(transactional_db) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --------------------------------------------------------------------------- genuine vLLM
+# Nothing here starts unless a test asks for ``vllm_server``: the first one to do so pays for the
+# venv (once per machine, `make vllm-venv`) and about half a minute of server startup, shared by
+# the session.
+
+VLLM_MAX_NUM_SEQS = 32
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The random-weight Llama the server serves: its tokenizer and chat template are real files."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_model_dir: Path) -> Iterator[VLLMServer]:
+    # No skip when the install fails (no registry, no disk): these tests are the only proof the
+    # client works against the real thing, so a missing server is a failure.
+    ensure_vllm_venv()
+    server = start_vllm_server(tiny_model_dir, max_num_seqs=VLLM_MAX_NUM_SEQS)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -275,6 +275,9 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
             result = None
             async for item in backend.stream(prepared.request):
                 if isinstance(item, ChatDelta):
+                    # PostgreSQL text cannot hold NUL; a model can emit it. Strip it from what is
+                    # streamed too, so the saved answer is exactly what the customer saw.
+                    item = ChatDelta(item.text.replace("\x00", ""))
                     parts.append(item.text)
                     queue.put_nowait(item)
                 else:

@@ -217,8 +217,8 @@ def _openai_start(business, key, data: dict):
     if not isinstance(model, str) or not model:
         raise ApplicationError("validation_error", "'model' (your assistant's id or slug) is required.")
     if (not isinstance(messages, list) or not messages
-            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role") in
-                       ("system", "user", "assistant", "developer") for m in messages)):
+            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) and "\x00" not in m["content"]
+                       and m.get("role") in ("system", "user", "assistant", "developer") for m in messages)):
         raise ApplicationError("validation_error", "'messages' must be a non-empty list of {role, content}.")
     if messages[-1]["role"] != "user":
         raise ApplicationError("validation_error", "The last message must be the user's.")

@@ -196,7 +196,7 @@ def test_other_business_cannot_manage_my_conversations(live_api):
 @pytest.mark.parametrize(("body", "status"), [
     ('{"content": ""}', 400), ('{"content": 42}', 400), ('{"content": "x", "extra": 1}', 400),
     ('{"content": "x", "role": "assistant"}', 400), ("[1, 2]", 400), ("{not json", 400),
-    ('{"content": "' + "x" * 9000 + '"}', 400),
+    ('{"content": "' + "x" * 9000 + '"}', 400), ('{"content": "nul \\u0000 byte"}', 400),
 ])
 def test_bad_message_bodies(live_api, body, status):
     tenant = make_tenant()

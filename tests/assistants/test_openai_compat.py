@@ -69,4 +69,7 @@ def test_openai_errors(live_api):
             model=tenant.assistant.slug, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError):
         _client(live_api, tenant.secret_key).chat.completions.create(model=tenant.assistant.slug, messages=[])
+    with pytest.raises(openai.BadRequestError):
+        _client(live_api, tenant.secret_key).chat.completions.create(
+            model=tenant.assistant.slug, messages=[{"role": "user", "content": "nul \x00 byte"}])
     assert not Message.objects.for_business(other.business).exists()
