@@ -136,7 +136,7 @@ def test_stream_dropped_mid_way_ends_with_an_error_event(live_api, inference):
                           timeout=30) as response:
             lines = [line for line in response.iter_lines() if line.startswith("event: ")]
         assert lines[0] == "event: delta" and lines[-1] == "event: error"
-        customer, answer = _messages(tenant)
+        _customer, answer = _messages(tenant)
         assert answer.status == "failed" and answer.content  # the partial text is kept with the failure
         srv.mode = "normal"
         retry = _send(live_api, tenant, cid, "Can I bring my dog?", key=key)
