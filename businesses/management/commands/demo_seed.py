@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from assistants.models import Assistant
-from assistants.services import assistant_update
+from assistants.models import Assistant, KnowledgeSource
+from assistants.services import assistant_update, source_create
 from businesses.models import ApiKey, Business
 from businesses.services import api_key_create, business_signup
 
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_EMAIL = "owner@golden-dragon.example"
+DEMO_FAQ = [
+    {"question": "Can I bring my dog?", "answer": "Dogs are welcome on our terrace, but not inside the dining room."},
+    {"question": "Do you deliver?", "answer": "We deliver within 5 km on Friday and Saturday evenings; order by "
+                                              "phone at +31 20 555 0188."},
+    {"question": "Do you have gluten-free dishes?", "answer": "Yes: the steamed sea bass, the dry-fried green "
+                                                             "beans and the jasmine rice contain no wheat. Tell us "
+                                                             "about allergies when you order."},
+    {"question": "Can I pay by card?", "answer": "Yes, we accept all major cards and contactless payment. We do "
+                                                 "not accept cheques."},
+]
 DEMO_SLUG = "golden-dragon-demo"
 DEMO_KEY_NAME = "demo (rotated by make demo)"
 
@@ -66,6 +78,13 @@ class Command(BaseCommand):
             ApiKey.objects.for_business(business).update(revoked_at=timezone.now())
         assistant = Assistant.objects.for_business(business).order_by("created_at").first()
         assistant_update(assistant=assistant, data=DEMO_ASSISTANT)
+        if not KnowledgeSource.objects.for_business(business).exists():
+            # Ingested in the background (a worker, or in-process after commit without Redis).
+            source_create(assistant=assistant, kind="file", title="Menu", file_name="menu.csv",
+                          content_type="text/csv", data=(DEMO_DATA / "menu.csv").read_bytes())
+            source_create(assistant=assistant, kind="text", title="About Golden Dragon",
+                          text=(DEMO_DATA / "about.md").read_text())
+            source_create(assistant=assistant, kind="faq", title="FAQ", pairs=DEMO_FAQ)
 
         # Keys are stored hashed, so they can only be shown when created: rotate the demo pair.
         ApiKey.objects.for_business(business).filter(name=DEMO_KEY_NAME, revoked_at__isnull=True).update(
@@ -80,4 +99,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  publishable key  {publishable}")
         self.stdout.write(f"  API docs         {base_url}/api/docs/")
         self.stdout.write(f"  try              curl -H 'Authorization: Bearer {secret}' {base_url}/api/v1/assistants")
+        self.stdout.write(f"  ask              curl -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' "
+                          f"-d '{{}}' {base_url}/api/v1/assistants/{assistant.pk}/conversations   # then POST "
+                          f"{{\"content\": \"Is the mapo tofu spicy?\"}} to /api/v1/conversations/<id>/messages")
         self.stdout.write(f"  health           {base_url}/healthz  {base_url}/readyz  {base_url}/metrics\n")
