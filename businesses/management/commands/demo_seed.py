@@ -100,6 +100,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  API docs         {base_url}/api/docs/")
         self.stdout.write(f"  try              curl -H 'Authorization: Bearer {secret}' {base_url}/api/v1/assistants")
         self.stdout.write(f"  ask              curl -H 'Authorization: Bearer {secret}' "
-                          f"-H 'Content-Type: application/json' -d '{{}}' {base_url}/api/v1/assistants/{assistant.pk}/conversations   # then POST "
-                          f"{{\"content\": \"Is the mapo tofu spicy?\"}} to /api/v1/conversations/<id>/messages")
+                          f"-H 'Content-Type: application/json' -d '{{}}' "
+                          f"{base_url}/api/v1/assistants/{assistant.pk}/conversations")
+        self.stdout.write("                   then POST {\"content\": \"Is the mapo tofu spicy?\"} to "
+                          "/api/v1/conversations/<id>/messages")
         self.stdout.write(f"  health           {base_url}/healthz  {base_url}/readyz  {base_url}/metrics\n")
