@@ -53,3 +53,12 @@ def _run_inline(task, args) -> None:
         task.apply(args=args)
     finally:
         close_old_connections()
+
+
+def inline_tasks_wait() -> None:
+    """Block until in-process tasks finish (a command that queued some must not exit first:
+    at interpreter shutdown, libraries can no longer start the threads they need)."""
+    global _inline_pool
+    if _inline_pool is not None:
+        _inline_pool.shutdown(wait=True)
+        _inline_pool = None

@@ -13,6 +13,7 @@ from assistants.models import Assistant, KnowledgeSource
 from assistants.services import assistant_update, source_create
 from businesses.models import ApiKey, Business
 from businesses.services import api_key_create, business_signup
+from config.tasks import inline_tasks_wait
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_EMAIL = "owner@golden-dragon.example"
@@ -63,8 +64,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
-    @transaction.atomic
     def handle(self, *args, base_url: str, **options):
+        with transaction.atomic():
+            business, assistant, secret, publishable, queued = self._seed()
+        if queued:
+            self.stdout.write("Teaching the assistant the menu, FAQ and opening hours (first run: the embedding "
+                              "model is prepared once, about 10 s)…")
+            inline_tasks_wait()  # without Redis the ingestion runs in this process; with it, a worker does
+            for source in KnowledgeSource.objects.for_business(business):
+                self.stdout.write(f"  {source.title}: {source.status} ({source.chunk_count} passages)"
+                                  + (f" — {source.error}" if source.error else ""))
+        self._print(business, assistant, secret, publishable, base_url)
+
+    def _seed(self):
         business = Business.objects.filter(slug=DEMO_SLUG).first()
         if business is None:
             # The demo owner never logs in with a password; a random one keeps the account closed.
@@ -78,7 +90,8 @@ class Command(BaseCommand):
             ApiKey.objects.for_business(business).update(revoked_at=timezone.now())
         assistant = Assistant.objects.for_business(business).order_by("created_at").first()
         assistant_update(assistant=assistant, data=DEMO_ASSISTANT)
-        if not KnowledgeSource.objects.for_business(business).exists():
+        queued = not KnowledgeSource.objects.for_business(business).exists()
+        if queued:
             # Ingested in the background (a worker, or in-process after commit without Redis).
             source_create(assistant=assistant, kind="file", title="Menu", file_name="menu.csv",
                           content_type="text/csv", data=(DEMO_DATA / "menu.csv").read_bytes())
@@ -92,7 +105,9 @@ class Command(BaseCommand):
         )
         _, secret = api_key_create(business=business, kind=ApiKey.Kind.SECRET, name=DEMO_KEY_NAME)
         _, publishable = api_key_create(business=business, kind=ApiKey.Kind.PUBLISHABLE, name=DEMO_KEY_NAME)
+        return business, assistant, secret, publishable, queued
 
+    def _print(self, business, assistant, secret, publishable, base_url):
         self.stdout.write(self.style.SUCCESS(f"\nDemo business: {business.name} (assistant {assistant.name}, "
                                              f"id {assistant.pk})"))
         self.stdout.write(f"  secret key       {secret}")
