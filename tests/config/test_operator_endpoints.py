@@ -8,7 +8,21 @@ def test_healthz_and_readyz(anon):
     assert anon.get("/healthz").json() == {"status": "ok"}
     ready = anon.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"]["database"] == "ok" and ready.json()["checks"]["redis"] == "ok"
+    assert ready.json()["checks"]["inference"].startswith("not configured")
+
+
+@pytest.mark.django_db
+def test_readyz_checks_the_model_servers(anon, settings):
+    from tests.inference.misbehaving_server import closed_port_url, misbehaving_server
+
+    with misbehaving_server() as srv:
+        settings.INFERENCE_BASE_URL = [closed_port_url(), srv.base_url]
+        body = anon.get("/readyz").json()
+        assert body["status"] == "ok" and body["checks"]["inference"].startswith("ok (1 replica(s) down")
+    settings.INFERENCE_BASE_URL = [closed_port_url()]
+    down = anon.get("/readyz")
+    assert down.status_code == 503 and down.json()["checks"]["inference"].startswith("down")
 
 
 @pytest.mark.django_db
