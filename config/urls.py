@@ -5,6 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from assistants.chat.views import openai_chat_completions
+from billing.views import stripe_webhook
 from config import health
 from config.metrics import metrics_view
 
@@ -12,11 +13,13 @@ api_v1 = [
     path("", include("businesses.urls")),
     path("", include("assistants.urls")),
     path("", include("assistants.chat.urls")),
+    path("", include("billing.urls")),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("v1/chat/completions", openai_chat_completions, name="openai-chat-completions"),
+    path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),

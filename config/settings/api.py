@@ -27,6 +27,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_async_endpoints",  # the async chat views DRF cannot describe
+    ],
     # Several fields are called "kind"; name each choice set so the schema is stable.
     "ENUM_NAME_OVERRIDES": {
         "ApiKeyKindEnum": "businesses.models.ApiKey.Kind",

@@ -5,6 +5,7 @@ after the transaction commits, the cache lives in memory and rate limits are
 counted per process. Production always sets REDIS_URL.
 """
 
+from config.settings.billing import BILLING_METER_REPORT_INTERVAL
 from config.settings.env import env
 
 
@@ -69,4 +70,5 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs (celery beat).
 CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
+    "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
 }

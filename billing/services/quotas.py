@@ -1,0 +1,138 @@
+"""Quotas: message reservations (one atomic statement each), usage counters, size limits.
+
+The chat code calls ``message_quota_reserve`` after the customer message is saved and before
+generation, ``message_quota_release`` when the answer failed, and ``usage_record_answer``
+when an answer was saved. Knowledge and assistant code calls the two ``*_quota_check``s.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from billing.models import Plan, Subscription, UsagePeriod
+from billing.selectors import QuotaContext, assistant_count, knowledge_usage, quota_context
+from config.errors import ApplicationError
+
+# One statement: create the period's row or add one to it, only while under the limit. Under
+# READ COMMITTED, ON CONFLICT DO UPDATE locks the row and evaluates the WHERE on its newest
+# version, so concurrent reservations queue on the row and none can overspend. The limit is
+# a parameter (the plan in force now), so an upgrade takes effect at once.
+_RESERVE_SQL = f"""
+INSERT INTO {UsagePeriod._meta.db_table} AS u
+    (id, business_id, created_at, updated_at, period_start, period_end, messages_used, messages_limit,
+     overage_billable, answers, tokens_in, tokens_out, overage_reported)
+VALUES (%(id)s, %(business_id)s, now(), now(), %(start)s, %(end)s, 1, %(limit)s, %(overage)s, 0, 0, 0, 0)
+ON CONFLICT (business_id, period_start) DO UPDATE
+    SET messages_used = u.messages_used + 1, messages_limit = EXCLUDED.messages_limit,
+        overage_billable = EXCLUDED.overage_billable, updated_at = now()
+    WHERE u.business_id = %(business_id)s AND (%(overage)s OR u.messages_used < %(limit)s)
+RETURNING u.messages_used
+"""  # noqa: S608 - the table name is ours; every value is a bound parameter
+
+
+def _quota_exceeded(what: str, message: str, *, limit: int, **details) -> ApplicationError:
+    return ApplicationError("quota_exceeded", message, status=402, details={"limit": limit, "resource": what,
+                                                                            **details})
+
+
+def _usage_row_ensure(ctx: QuotaContext, *, business_id) -> None:
+    UsagePeriod.objects.for_business(business_id).bulk_create(
+        [UsagePeriod(business_id=business_id, period_start=ctx.period_start, period_end=ctx.period_end,
+                     messages_limit=ctx.plan.messages_per_month, overage_billable=ctx.plan.overage_allowed)],
+        ignore_conflicts=True,
+    )
+
+
+def message_quota_reserve(*, business_id) -> None:
+    """Reserve one customer message of this period's allowance, or raise 402 ``quota_exceeded``.
+
+    Plans with overage never refuse: the message is counted and the part beyond the allowance
+    is reported to Stripe's meter (``usage_report``).
+    """
+    ctx = quota_context(business_id=business_id)
+    plan = ctx.plan
+    limit = plan.messages_per_month
+    if limit > 0 or plan.overage_allowed:
+        with connection.cursor() as cursor:
+            cursor.execute(_RESERVE_SQL, {
+                "id": uuid.uuid4(), "business_id": business_id, "start": ctx.period_start, "end": ctx.period_end,
+                "limit": limit, "overage": plan.overage_allowed,
+            })
+            if cursor.fetchone() is not None:
+                return
+    raise _quota_exceeded(
+        "messages",
+        f"This business has used all {limit} customer messages its {plan.name} plan includes this period; "
+        f"the allowance resets at {ctx.period_end.isoformat()}. Upgrade the plan to keep answering.",
+        limit=limit, resets_at=ctx.period_end.isoformat(),
+    )
+
+
+def message_quota_release(*, business_id) -> None:
+    """Give back one reservation of the current period (the answer failed).
+
+    A model outage is our failure, not the business's usage, so it does not eat the allowance.
+    The customer message itself stays saved; a retry with the same Idempotency-Key reserves again.
+    If the period rolled over between reserve and release, the new period's counter is the one
+    given back (at most one message per failed answer, and never below zero).
+    """
+    ctx = quota_context(business_id=business_id)
+    UsagePeriod.objects.for_business(business_id).filter(
+        period_start=ctx.period_start, messages_used__gt=0,
+    ).update(messages_used=F("messages_used") - 1, updated_at=timezone.now())
+
+
+def usage_record_answer(*, business_id, tokens_in: int, tokens_out: int) -> None:
+    """Count one answer and its tokens in the current period."""
+    ctx = quota_context(business_id=business_id)
+    rows = UsagePeriod.objects.for_business(business_id).filter(period_start=ctx.period_start)
+    updated = rows.update(answers=F("answers") + 1, tokens_in=F("tokens_in") + max(0, int(tokens_in)),
+                          tokens_out=F("tokens_out") + max(0, int(tokens_out)), updated_at=timezone.now())
+    if not updated:
+        _usage_row_ensure(ctx, business_id=business_id)
+        rows.update(answers=F("answers") + 1, tokens_in=F("tokens_in") + max(0, int(tokens_in)),
+                    tokens_out=F("tokens_out") + max(0, int(tokens_out)), updated_at=timezone.now())
+
+
+def _lock_subscription(business_id) -> None:
+    """Inside the caller's transaction, serialise limit checks of one business on its subscription
+    row, so two concurrent creations cannot both pass a check meant for one."""
+    if connection.in_atomic_block:
+        Subscription.objects.for_business(business_id).select_for_update().values_list("pk").first()
+
+
+def assistant_quota_check(*, business) -> None:
+    """Raise 402 ``quota_exceeded`` if the plan allows no further assistant.
+
+    Call it inside the transaction that creates the assistant to make the check race-free.
+    """
+    plan: Plan = quota_context(business_id=business.pk).plan
+    _lock_subscription(business.pk)
+    used = assistant_count(business_id=business.pk)
+    if used >= plan.max_assistants:
+        raise _quota_exceeded("assistants", f"The {plan.name} plan includes {plan.max_assistants} assistant(s) "
+                              f"and this business has {used}. Upgrade the plan to add more.",
+                              limit=plan.max_assistants, used=used)
+
+
+def source_quota_check(*, business, adding_bytes: int) -> None:
+    """Raise 402 ``quota_exceeded`` if one more source of ``adding_bytes`` would pass the plan's
+    source count or knowledge size. Call it inside the creating transaction (see above)."""
+    plan: Plan = quota_context(business_id=business.pk).plan
+    _lock_subscription(business.pk)
+    sources, size = knowledge_usage(business_id=business.pk)
+    if sources >= plan.max_sources:
+        raise _quota_exceeded("sources", f"The {plan.name} plan includes {plan.max_sources} knowledge sources "
+                              f"and this business has {sources}. Delete one or upgrade the plan.",
+                              limit=plan.max_sources, used=sources)
+    if size + max(0, adding_bytes) > plan.max_knowledge_bytes:
+        raise _quota_exceeded(
+            "knowledge_bytes",
+            f"The {plan.name} plan includes {plan.max_knowledge_bytes:,} bytes of knowledge; this business "
+            f"uses {size:,} and the new source adds {adding_bytes:,}. Delete a source or upgrade the plan.",
+            limit=plan.max_knowledge_bytes, used=size, adding=adding_bytes)
+
