@@ -76,7 +76,7 @@ def _vector_cte(*, exact: bool, dim: int) -> str:
     # Only constants and the integer dim are interpolated; every value is a bound parameter.
     return f"""
     vec_raw AS MATERIALIZED (
-        SELECT c.id, {distance} AS distance
+        SELECT c.id, {order} AS distance
         FROM assistants_chunk c
         WHERE c.business_id = %(business_id)s AND c.assistant_id = %(assistant_id)s
           AND c.embedding_dim = {dim:d} AND c.embedding_model = %(model)s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from assistants.models import Assistant, KnowledgeSource, SourceFile
+from billing.services import assistant_quota_check, source_quota_check
 from businesses.models import Business
 from businesses.services import slug_unique
 from config.errors import ApplicationError
@@ -36,6 +38,7 @@ def assistant_create(*, business: Business, data: dict) -> Assistant:
     assistant.full_clean(exclude=["business"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
+            assistant_quota_check(business=business)
             assistant.save()
     except IntegrityError as exc:
         raise ApplicationError("conflict", "Another assistant was created with the same name just now; retry.",
@@ -91,11 +94,18 @@ def source_create(*, assistant: Assistant, kind: str, title: str, text: str = ""
                   url: str = "", crawl: bool = False, max_pages: int = 1, file_name: str = "",
                   content_type: str = "", data: bytes | None = None) -> KnowledgeSource:
     """Store the source (and its file) and queue its ingestion after commit."""
+    if data is not None:
+        size = len(data)
+    elif pairs:
+        size = len(json.dumps(pairs, ensure_ascii=False).encode())
+    else:
+        size = len(text.encode())
     with transaction.atomic():
+        source_quota_check(business=assistant.business, adding_bytes=size)
         source = KnowledgeSource.objects.unscoped().create(
             business_id=assistant.business_id, assistant=assistant, kind=kind, title=title, text=text,
             faq_pairs=pairs or [], url=url, crawl=crawl, max_pages=max_pages, file_name=file_name,
-            content_type=content_type, size_bytes=len(data) if data is not None else len(text.encode()),
+            content_type=content_type, size_bytes=size,
         )
         if data is not None:
             SourceFile.objects.unscoped().create(business_id=assistant.business_id, source=source, data=data)

@@ -55,12 +55,26 @@ class Tenant:
 _counter = iter(range(1, 1_000_000))
 
 
-def make_tenant(name: str = "Golden Dragon") -> Tenant:
+def make_tenant(name: str = "Golden Dragon", *, plan: str | None = "pro") -> Tenant:
+    """A business as sign-up makes it. Feature tests put it on the Pro plan so that the Free
+    plan's limits (1 assistant, 5 sources) do not shape them; billing tests pass plan=None."""
     n = next(_counter)
     result = services.business_signup(
         email=f"owner{n}-{time.monotonic_ns()}@example.com", password="a sturdy passphrase 42",
         business_name=name,
     )
+    if plan is not None:
+        import importlib
+
+        from django.apps import apps
+
+        from billing.models import Plan, Subscription
+        from billing.selectors import subscription_for
+
+        if not Plan.objects.filter(code=plan).exists():  # a transactional test flushed the seeded plans
+            importlib.import_module("billing.migrations.0002_seed_plans").seed(apps, None)
+        subscription_for(business=result.business)
+        Subscription.objects.for_business(result.business).update(plan=Plan.objects.get(code=plan), status="active")
     return Tenant(result.business, result.assistant, result.user, result.secret_key, result.publishable_key)
 
 

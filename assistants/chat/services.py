@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from assistants.models import Assistant, Conversation, Message
 from assistants.selectors import chunks_search
+from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
 from businesses.models import ApiKey, Business
 from config.errors import ApplicationError, NotFoundError
 from inference import providers
@@ -171,10 +172,12 @@ class Prepared:
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
                    history: list[ChatMessage] | None = None) -> Prepared:
-    """Create (or reset a failed) pending answer, retrieve passages and build the prompt.
+    """Reserve one message of the plan's allowance (402 when it is used up; the customer message
+    stays saved), create (or reset a failed) pending answer, retrieve passages, build the prompt.
     ``history`` replaces the stored one (the OpenAI-compatible endpoint sends its own)."""
     started = time.perf_counter()
     assistant = conversation.assistant
+    message_quota_reserve(business_id=conversation.business_id)
     with transaction.atomic():
         answer = (Message.objects.for_business(conversation.business_id).select_for_update()
                   .filter(reply_to=customer).first())
@@ -242,12 +245,15 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
     answer.latency_ms = int((time.perf_counter() - started) * 1000)
     answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "tokens_in",
                                "tokens_out", "latency_ms", "updated_at"])
+    usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out)
     return answer
 
 
 def answer_fail(*, answer: Message, error: str, text: str = "") -> Message:
+    """Save the failure; the reserved message goes back to the allowance (our outage, not usage)."""
     answer.status, answer.error, answer.content = Message.Status.FAILED, error[:2000], text
     answer.save(update_fields=["status", "error", "content", "updated_at"])
+    message_quota_release(business_id=answer.business_id)
     return answer
 
 
@@ -267,11 +273,11 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
     """Deltas as the backend produces them, then Done or Failed. The generation keeps running
     and saves the answer even if the consumer stops listening (client disconnect)."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    backend = providers.chat_backend()
 
     async def generate() -> None:
         parts: list[str] = []
         try:
+            backend = providers.chat_backend()  # inside: a misconfiguration must also end the answer
             result = None
             async for item in backend.stream(prepared.request):
                 if isinstance(item, ChatDelta):

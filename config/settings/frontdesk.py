@@ -2,12 +2,15 @@
 
 from pathlib import Path
 
-from config.settings.env import BASE_DIR, env
+from config.settings.env import BASE_DIR, ImproperlyConfiguredSecret, env
 
 # Chat generation (vLLM's OpenAI-compatible API). Unset: the extractive answerer.
 INFERENCE_BASE_URL = env.list("INFERENCE_BASE_URL", default=[])  # one or more replicas, comma separated
 INFERENCE_MODEL = env.str("INFERENCE_MODEL", default="")
 INFERENCE_API_KEY = env.str("INFERENCE_API_KEY", default="")
+if INFERENCE_BASE_URL and not INFERENCE_MODEL:
+    raise ImproperlyConfiguredSecret("INFERENCE_BASE_URL is set but INFERENCE_MODEL is not: name the model vLLM "
+                                     "serves (its --served-model-name or --model).")
 
 # Embeddings: any OpenAI-compatible /v1/embeddings server; unset: local all-MiniLM-L6-v2.
 EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="")

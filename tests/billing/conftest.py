@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.conftest import make_tenant
+
 HERE = Path(__file__).resolve().parent
 WEBHOOK_SECRET = "whsec_test_frontdesk_0123456789"
 PRICE_STARTER = "price_frontdesk_starter_test"
@@ -243,3 +245,14 @@ def subscription_object(*, sub_id: str, customer: str, status: str, price: str =
 def post_webhook(client, payload: bytes, signature: str | None = None):
     return client.post("/billing/stripe/webhook", data=payload, content_type="application/json",
                        HTTP_STRIPE_SIGNATURE=signature if signature is not None else stripe_signature(payload))
+
+
+@pytest.fixture
+def tenant(db):
+    """Billing tests start where sign-up leaves a business: on Free, with no subscription row."""
+    return make_tenant("Golden Dragon", plan=None)
+
+
+@pytest.fixture
+def other_tenant(db):
+    return make_tenant("Rival Noodles", plan=None)

@@ -49,7 +49,8 @@ def test_price_ids_come_from_settings(db, settings):
 
 
 def test_new_business_starts_on_free(tenant):
-    assert not Subscription.objects.for_business(tenant.business).exists()
+    # Sign-up's first assistant passes the assistant quota, which creates the Free subscription.
+    assert Subscription.objects.for_business(tenant.business).get().plan.code == "free"
     sub = selectors.subscription_for(business=tenant.business)
     assert sub.plan.code == "free" and sub.status == "active"
     assert selectors.subscription_for(business=tenant.business).pk == sub.pk
@@ -179,14 +180,15 @@ def test_knowledge_size_quota(tenant):
                                  "adding": MB + 1}
 
 
-def test_another_business_sources_do_not_count(tenant, other_tenant):
+def test_another_business_sources_do_not_count(tenant):
+    other_tenant = make_tenant("Rival Noodles", plan="pro")
     source_create(assistant=other_tenant.assistant, kind="text", title="Big", text="x" * (10 * MB))
     services.source_quota_check(business=tenant.business, adding_bytes=MB)
 
 
 def test_fifty_concurrent_reservations_spend_exactly_the_ten_left(transactional_db):
     """Each thread has its own database connection; the allowance is never overspent."""
-    tenant = make_tenant("Busy Bistro")
+    tenant = make_tenant("Busy Bistro", plan=None)
     bid = tenant.business.pk
     services.message_quota_reserve(business_id=bid)
     UsagePeriod.objects.for_business(bid).update(messages_used=90)

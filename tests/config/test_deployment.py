@@ -86,3 +86,9 @@ def test_production_refuses_a_short_secret_key():
 def test_check_deploy_passes_with_production_secrets():
     result = _run_production("manage.py", "check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_inference_url_without_a_model_stops_the_boot():
+    env = {**PROD_ENV, "INFERENCE_BASE_URL": "http://vllm:8000/v1"}
+    result = _run_production("-c", "import django; django.setup()", env=env)
+    assert result.returncode != 0 and "INFERENCE_MODEL" in result.stderr
