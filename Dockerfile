@@ -23,6 +23,10 @@ RUN SECRET_KEY=collectstatic-only-placeholder-that-is-long-enough-0123456789abcd
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput --verbosity 0
 
+# Export the local embedding model to int8 ONNX once, at build time, instead of in every
+# fresh container's first request (inference/embedding_backends/local.py).
+RUN python -c "from inference.embeddings import get_embedder; get_embedder(cache_dir='/app/.cache/models').embed_query('warm up')"
+
 RUN useradd --create-home --uid 10001 frontdesk && mkdir -p /app/.cache && chown -R frontdesk /app/.cache
 USER frontdesk
 
