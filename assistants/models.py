@@ -33,6 +33,8 @@ class Assistant(TenantModel):
         default=400, validators=[MinValueValidator(16), MaxValueValidator(4096)]
     )
     model_override = models.CharField(max_length=200, blank=True)
+    # Web origins ("https://example.com") whose pages may embed the chat widget; empty: any.
+    allowed_origins = models.JSONField(default=list, blank=True)
 
     objects = TenantManager()
 
@@ -213,4 +215,116 @@ class Message(TenantModel):
             models.UniqueConstraint(fields=["conversation", "idempotency_key"],
                                     condition=models.Q(idempotency_key__isnull=False),
                                     name="message_idempotency_unique"),
+        ]
+
+
+# --------------------------------------------------------------------------- WhatsApp channel
+# assistants/channels/whatsapp/ (docs/whatsapp.md).
+
+
+class WhatsAppConnection(TenantModel):
+    """A business's WhatsApp Cloud API phone number, answered by one assistant."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="whatsapp_connections")
+    # Meta's id of the business phone number; deliveries name it in value.metadata.phone_number_id.
+    phone_number_id = models.CharField(max_length=64, unique=True)
+    display_phone_number = models.CharField(max_length=32, blank=True)
+    # Fernet token (assistants/channels/whatsapp/crypto.py); the plain token is never stored or returned.
+    access_token_encrypted = models.TextField()
+    # Digits only (Meta's wa_id form): the owner's own WhatsApp, which receives handoff alerts.
+    owner_whatsapp = models.CharField(max_length=20, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "-created_at"], name="wa_connection_business")]
+
+
+class WhatsAppDelivery(models.Model):
+    """One webhook POST from Meta, stored raw once its signature checks out. Not tenant-owned:
+    a delivery may name a number nobody connected; its messages are split into WhatsAppInbound."""
+
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"WhatsApp delivery {self.pk} ({self.received_at:%Y-%m-%d %H:%M})"
+
+
+class WhatsAppInbound(TenantModel):
+    """A message Meta delivered (from a customer or the owner). Meta redelivers: the unique
+    WhatsApp message id makes a second delivery a no-op."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSING = "processing"
+        RETRYING = "retrying"  # the model server failed; the task runs again
+        PROCESSED = "processed"
+        FAILED = "failed"
+
+    connection = models.ForeignKey(WhatsAppConnection, on_delete=models.CASCADE, related_name="inbound")
+    delivery = models.ForeignKey(WhatsAppDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    wa_message_id = models.CharField(max_length=200, unique=True)
+    sender = models.CharField(max_length=32)  # wa_id
+    sender_name = models.CharField(max_length=200, blank=True)  # the WhatsApp profile name
+    type = models.CharField(max_length=32)
+    text = models.TextField(blank=True)
+    context_id = models.CharField(max_length=200, blank=True, help_text="The message this one replies to.")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "-created_at"], name="wa_inbound_connection")]
+
+
+class WhatsAppOutbound(TenantModel):
+    """A message sent (or being sent) through the Graph API, with its delivery status.
+
+    ``(inbound, purpose)`` is unique, so a task that runs twice for one inbound message finds
+    the first send instead of messaging the customer again."""
+
+    class Purpose(models.TextChoices):
+        ANSWER = "answer"  # the assistant's answer
+        NOTICE = "notice"  # a channel notice: unsupported type, handoff, unavailable, hours
+        STAFF = "staff"  # a person's reply relayed to the customer
+        OWNER_ALERT = "owner_alert"  # "a customer needs you" to the owner, with the code
+        OWNER_HELP = "owner_help"  # the owner's reply could not be matched to a conversation
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        READ = "read"
+        FAILED = "failed"
+
+    connection = models.ForeignKey(WhatsAppConnection, on_delete=models.CASCADE, related_name="outbound")
+    inbound = models.ForeignKey(WhatsAppInbound, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    to = models.CharField(max_length=32)
+    text = models.TextField()
+    handoff_code = models.CharField(max_length=8, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # NULL until Meta accepted it (unique only among sent messages).
+    wa_message_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["connection", "handoff_code"], name="wa_outbound_code"),
+            models.Index(fields=["conversation", "-created_at"], name="wa_outbound_conversation"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["inbound", "purpose"], condition=models.Q(inbound__isnull=False),
+                                    name="wa_outbound_once_per_inbound"),
         ]

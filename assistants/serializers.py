@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from rest_framework import serializers
@@ -29,14 +30,75 @@ def validate_business_hours(value):
     return value
 
 
+MAX_ALLOWED_ORIGINS = 50
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$|^\[[0-9a-f:.]+\]$")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_normalize(value: str) -> str:
+    """``https://Example.com:443/`` → ``https://example.com``: the form browsers send in ``Origin``."""
+    if not isinstance(value, str) or not value.strip():
+        raise serializers.ValidationError("Each origin is a text like 'https://example.com'.")
+    raw = value.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise serializers.ValidationError(f"'{raw}' is not an origin like 'https://example.com'.") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise serializers.ValidationError(f"'{raw}' is not an origin like 'https://example.com' (http or https, "
+                                          "then the host).")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise serializers.ValidationError(f"'{raw}': an origin is only scheme, host and port, without a path "
+                                          "(e.g. 'https://example.com').")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise serializers.ValidationError(f"'{raw}': the host name is not valid.") from exc
+    if ":" in host:
+        host = f"[{host}]"
+    if not HOST.match(host):
+        raise serializers.ValidationError(f"'{raw}': the host name is not valid (wildcards are not supported; "
+                                          "list each site).")
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != DEFAULT_PORTS[scheme] else "")
+
+
+def validate_allowed_origins(value) -> list[str]:
+    if not isinstance(value, list):
+        raise serializers.ValidationError("Expected a list of origins like [\"https://example.com\"] "
+                                          "(empty: any site may embed the widget).")
+    if len(value) > MAX_ALLOWED_ORIGINS:
+        raise serializers.ValidationError(f"At most {MAX_ALLOWED_ORIGINS} origins.")
+    return list(dict.fromkeys(origin_normalize(item) for item in value))
+
+
+class AllowedOriginsField(serializers.ListField):
+    """A list of origins, normalised to the form browsers send (so matching is a plain comparison)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=serializers.CharField(max_length=300), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Expected a list of origins like [\"https://example.com\"] "
+                                              "(empty: any site may embed the widget).")
+        return validate_allowed_origins(super().to_internal_value(data))
+
+
 class AssistantSerializer(StrictModelSerializer):
     business_hours = serializers.JSONField(required=False, validators=[validate_business_hours])
+    allowed_origins = AllowedOriginsField(
+        required=False, help_text="Origins (\"https://example.com\") whose pages may embed the web widget; "
+                                  "empty: any site.")
 
     class Meta:
         model = Assistant
         fields = (
             "id", "name", "slug", "persona", "instructions", "greeting", "language", "tone", "business_hours",
-            "handoff_message", "temperature", "max_answer_tokens", "model_override", "created_at", "updated_at",
+            "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins", "created_at",
+            "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")
 

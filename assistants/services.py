@@ -19,7 +19,7 @@ from config.tasks import enqueue_on_commit
 
 ASSISTANT_EDITABLE = (
     "name", "persona", "instructions", "greeting", "language", "tone", "business_hours",
-    "handoff_message", "temperature", "max_answer_tokens", "model_override",
+    "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins",
 )
 
 

@@ -86,3 +86,74 @@ class ApiKey(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --------------------------------------------------------------------------- outgoing webhooks
+# Services and the sender live in businesses/webhooks/ (docs/webhooks.md).
+
+
+class WebhookEndpoint(TenantModel):
+    """A URL an integrator wants events POSTed to, signed with its own secret."""
+
+    url = models.CharField(max_length=2048)
+    description = models.CharField(max_length=200, blank=True)
+    # Event types it receives; empty means every type.
+    event_types = models.JSONField(default=list, blank=True)
+    # The signing secret (whsec_…), Fernet-encrypted: we must be able to compute HMACs with it,
+    # so a hash would not do. Shown in full only in the creation response.
+    secret_encrypted = models.TextField()
+    secret_hint = models.CharField(max_length=16, blank=True)
+    active = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    # Failed attempts in a row (any delivery) and since when; a 2xx resets both.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "active"], name="whendpoint_business_active")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(TenantModel):
+    """One event for one endpoint, with every attempt to send it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=64)
+    # The whole body as sent: {"id", "type", "created", "data"}.
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the next attempt is due (pending only); the sweep re-queues rows left behind.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # [{"number", "at", "status_code", "error", "duration_ms"}], bounded by WEBHOOKS_MAX_ATTEMPTS.
+    attempt_log = models.JSONField(default=list, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhookdelivery_endpoint_event_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="whdelivery_endpoint_created"),
+            models.Index(fields=["next_attempt_at"], name="whdelivery_pending_due",
+                         condition=models.Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from assistants.channels.widget import WidgetConfigView, demo_page, widget_js
 from assistants.chat.views import openai_chat_completions
 from billing.views import stripe_webhook
 from config import health
@@ -14,12 +15,18 @@ api_v1 = [
     path("", include("assistants.urls")),
     path("", include("assistants.chat.urls")),
     path("", include("billing.urls")),
+    path("", include("assistants.channels.whatsapp.urls")),
+    path("", include("businesses.webhooks.urls")),
+    path("assistants/<uuid:pk>/widget", WidgetConfigView.as_view(), name="assistant-widget"),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("widget.js", widget_js, name="widget-js"),
+    path("demo/", demo_page, name="demo"),
     path("v1/chat/completions", openai_chat_completions, name="openai-chat-completions"),
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
+    path("channels/whatsapp/", include("assistants.channels.whatsapp.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),

@@ -42,6 +42,7 @@ guessed: billing counts messages, and a made-up count would look authoritative).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -244,6 +245,7 @@ class VLLMChatBackend:
                                 continue
                             if event is _DONE:
                                 done = True
+                                await _drain(lines, deadline)
                                 break
                             text, reason, chunk_usage = _read_chunk(event, replica.url)
                             if reason:
@@ -549,6 +551,21 @@ class VLLMChatBackend:
 
 
 # -- SSE and JSON helpers -------------------------------------------------------------------------
+
+_DRAIN_SECONDS = 1.0
+
+
+async def _drain(lines: Any, deadline: float) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body), so httpx hands the connection
+    back to the pool; closing a response with unread bytes drops the connection, and every
+    answer would then pay a new TCP connection (and a new handler thread/task in the server).
+    Bounded by a second: a server that stalls after ``[DONE]`` costs only its connection."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout_at(min(deadline, loop.time() + _DRAIN_SECONDS)):
+            async for _ in lines:
+                pass
+
 
 _DONE: dict[str, Any] = {}
 

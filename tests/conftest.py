@@ -101,9 +101,11 @@ def database_url_for_subprocess() -> str:
 
     sd = connection.settings_dict
     password = f":{quote(sd['PASSWORD'])}" if sd.get("PASSWORD") else ""
+    options = sd.get("OPTIONS") or {}
     # host/port as query parameters: the only form django-environ passes through
     # for a Unix socket directory (the embedded server listens on one).
-    query = urlencode({"host": sd["HOST"] or "localhost", "port": sd["PORT"] or 5432})
+    query = urlencode({"host": sd["HOST"] or options.get("host") or "localhost",
+                       "port": sd["PORT"] or options.get("port") or 5432})
     return f"postgres://{sd['USER']}{password}@/{sd['NAME']}?{query}"
 
 
@@ -115,6 +117,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 WORKER_ENV = {"INGEST_ALLOW_PRIVATE_URLS": "true"}  # the tests' sites are on loopback
+WORKER_ENV["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "true"  # so are the webhook receivers
 
 
 def start_worker(name: str, **env: str) -> subprocess.Popen:

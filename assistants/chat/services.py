@@ -29,7 +29,9 @@ from assistants.models import Assistant, Conversation, Message
 from assistants.selectors import chunks_search
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
 from businesses.models import ApiKey, Business
+from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError, NotFoundError
+from config.tasks import enqueue_on_commit
 from inference import providers
 from inference.chat import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 from inference.errors import InferenceError
@@ -63,6 +65,8 @@ def conversation_start(*, assistant: Assistant, key: ApiKey, channel: str | None
         channel=channel or (Conversation.Channel.API if key.is_secret else Conversation.Channel.WIDGET),
         external_id=external_id, metadata=metadata or {}, customer_token_hash=_token_hash(token) if token else "",
     )
+    event_emit(business_id=assistant.business_id, type="conversation.started", data={
+        "conversation_id": str(conversation.pk), "assistant_id": str(assistant.pk), "channel": conversation.channel})
     return conversation, token
 
 
@@ -90,8 +94,25 @@ def conversation_set_state(*, conversation: Conversation, state: str) -> Convers
         pk=conversation.pk, state__in=allowed).update(state=state, updated_at=timezone.now())
     if not updated:
         raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.", status=409)
+    previous = conversation.state
     conversation.refresh_from_db()
+    if state == Conversation.State.HANDOFF and previous != Conversation.State.HANDOFF:
+        _handoff_emit(conversation)
     return conversation
+
+
+def _handoff_emit(conversation: Conversation) -> None:
+    last = (Message.objects.for_business(conversation.business_id)
+            .filter(conversation=conversation, role=Message.Role.CUSTOMER).order_by("-created_at").first())
+    event_emit(business_id=conversation.business_id, type="conversation.handoff", data={
+        "conversation_id": str(conversation.pk), "assistant_id": str(conversation.assistant_id),
+        "channel": conversation.channel, "last_customer_message": last.content if last else None})
+
+
+def _message_emit(message: Message) -> None:
+    event_emit(business_id=message.business_id, type="message.created", data={
+        "conversation_id": str(message.conversation_id), "message_id": str(message.pk), "role": message.role,
+        "content": message.content, "citations": message.citations})
 
 
 # --------------------------------------------------------------------------- messages
@@ -143,6 +164,7 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
                                    status=409, headers={"Retry-After": "2"}) from exc
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
             last_message_at=now, updated_at=now)
+        _message_emit(customer)
     return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT)
 
 
@@ -156,8 +178,17 @@ def staff_message_send(*, conversation: Conversation, content: str) -> Message:
         now = timezone.now()
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
             state=Conversation.State.HANDOFF, last_message_at=now, updated_at=now)
-        return Message.objects.unscoped().create(business_id=conversation.business_id, conversation=locked,
-                                                 role=Message.Role.STAFF, content=content)
+        staff = Message.objects.unscoped().create(business_id=conversation.business_id, conversation=locked,
+                                                  role=Message.Role.STAFF, content=content)
+        if locked.state != Conversation.State.HANDOFF:
+            _handoff_emit(locked)
+        _message_emit(staff)
+        if locked.channel == Conversation.Channel.WHATSAPP:
+            # The customer is on WhatsApp: the reply must leave through the Graph API too.
+            from assistants.channels.whatsapp.tasks import channel_whatsapp_staff_task
+
+            enqueue_on_commit(channel_whatsapp_staff_task, str(locked.business_id), str(staff.pk))
+        return staff
 
 
 # --------------------------------------------------------------------------- answering
@@ -246,6 +277,7 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
     answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "tokens_in",
                                "tokens_out", "latency_ms", "updated_at"])
     usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out)
+    _message_emit(answer)
     return answer
 
 
@@ -306,8 +338,20 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
     task = asyncio.create_task(generate())
     _background.add(task)
     task.add_done_callback(_background.discard)
+    held: Any = None
     while True:
-        item = await queue.get()
+        item, held = held or await queue.get(), None
+        if isinstance(item, ChatDelta):
+            # Under load several deltas wait here: send them as one, so the cost of an SSE
+            # event (Django's streaming response, the server's send) is paid once, not per token.
+            parts = [item.text]
+            while held is None and not queue.empty():
+                following = queue.get_nowait()
+                if isinstance(following, ChatDelta):
+                    parts.append(following.text)
+                else:
+                    held = following
+            item = ChatDelta("".join(parts))
         yield item
         if isinstance(item, Done | Failed):
             return

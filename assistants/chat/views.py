@@ -80,9 +80,26 @@ class _StateView(TenantAPIView):
 
 
 class HandoffView(_StateView):
-    """Staff take over: the assistant stays silent until released."""
+    """Staff take over: the assistant stays silent until released. A customer may ask for it
+    too (the web widget's "talk to a person"): a publishable key, on its own conversation only,
+    with its X-Customer-Token; release and close stay with the business (secret key)."""
 
     target = Conversation.State.HANDOFF
+    permission_classes = [IsAnyKey]
+
+    @extend_schema(request=None, responses=ConversationSerializer,
+                   summary="Hand the conversation to a person (sk; or pk with its X-Customer-Token)")
+    def post(self, request, pk):
+        if request.auth.is_secret:
+            return super().post(request, pk)
+        token = request.headers.get(CUSTOMER_TOKEN_HEADER)
+        if not token:  # decided from the headers alone: says nothing about the conversation
+            raise ApplicationError("permission_denied", "A publishable key can ask for a person only on its own "
+                                   f"conversation: send its {CUSTOMER_TOKEN_HEADER}.", status=403)
+        conversation = services.conversation_for_caller(business=self.business, conversation_id=pk,
+                                                        key=request.auth, customer_token=token)
+        conversation = services.conversation_set_state(conversation=conversation, state=self.target)
+        return Response(ConversationSerializer(conversation).data)
 
 
 class ReleaseView(_StateView):

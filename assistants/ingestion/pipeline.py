@@ -27,6 +27,7 @@ from assistants.ingestion.extract import Document, Section, extract_file
 from assistants.ingestion.fetch import crawl_site, fetch_page
 from assistants.models import Chunk, KnowledgeSource, SourceFile
 from assistants.retrieval import index_text, search_config
+from businesses.webhooks.services import event_emit
 from inference.errors import InferenceError
 from inference.providers import embedder as configured_embedder
 
@@ -47,6 +48,9 @@ def _set(source: KnowledgeSource, **fields) -> None:
 def source_fail(*, source: KnowledgeSource, code: str, message: str) -> None:
     _set(source, status=Status.FAILED, error=message, error_code=code, progress=0, processing_started_at=None)
     logger.info("source %s failed: %s", source.pk, code)
+    event_emit(business_id=source.business_id, type="source.failed", data={
+        "source_id": str(source.pk), "assistant_id": str(source.assistant_id), "title": source.title,
+        "error_code": code, "error": message})
 
 
 @contextmanager
@@ -282,3 +286,6 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
             processing_started_at=None,
             updated_at=now,
         )
+        event_emit(business_id=source.business_id, type="source.ready", data={
+            "source_id": str(source.pk), "assistant_id": str(source.assistant_id), "title": source.title,
+            "chunk_count": len(rows)})

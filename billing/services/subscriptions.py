@@ -12,6 +12,7 @@ import stripe
 from billing import stripe_api
 from billing.models import Plan, Subscription
 from billing.selectors import plan_free, subscription_for
+from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,9 @@ def subscription_apply(*, business_id, state: SubscriptionState, data_at: dateti
     row.cancel_at_period_end = state.cancel_at_period_end
     row.stripe_data_at = data_at
     row.save()
+    event_emit(business_id=business_id, type="subscription.updated", data={
+        "plan": row.plan.code, "status": row.status, "cancel_at_period_end": row.cancel_at_period_end,
+        "current_period_end": row.current_period_end.isoformat() if row.current_period_end else None})
     return f"applied: {state.id} {state.status} on {row.plan.code}"
 
 

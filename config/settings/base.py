@@ -31,6 +31,8 @@ INSTALLED_APPS = [
 # hop per request (docs/benchmarks.md). Metrics come first so they time the rest.
 MIDDLEWARE = [
     "config.metrics.MetricsMiddleware",
+    # CORS for the web widget's endpoints only, before anything that could answer first.
+    "assistants.channels.cors.WidgetCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,6 +103,8 @@ from config.settings.billing import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.frontdesk import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403
+from config.settings.webhooks import *  # noqa: E402,F403
+from config.settings.whatsapp import *  # noqa: E402,F403
 
 # Threads per web process that run sync views (config/asgi.py); async views need none.
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=4)

@@ -41,7 +41,8 @@ EMBEDDINGS_BATCH_SIZE = env.int("EMBEDDINGS_BATCH_SIZE", default=32)
 RETRIEVAL_EXACT_MAX_CHUNKS = env.int("RETRIEVAL_EXACT_MAX_CHUNKS", default=10_000)
 
 # Chat generation limits and timeouts (inference/vllm.py). httpx's 5 s default is never used.
-INFERENCE_MAX_CONCURRENCY = env.int("INFERENCE_MAX_CONCURRENCY", default=256)  # per replica = --max-num-seqs
+# Requests in flight per replica from ONE web process: set it to --max-num-seqs / WEB_CONCURRENCY.
+INFERENCE_MAX_CONCURRENCY = env.int("INFERENCE_MAX_CONCURRENCY", default=256)
 INFERENCE_CONNECT_TIMEOUT = env.float("INFERENCE_CONNECT_TIMEOUT", default=5.0)
 INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=60.0)  # longest silence inside a stream
 INFERENCE_TOTAL_TIMEOUT = env.float("INFERENCE_TOTAL_TIMEOUT", default=180.0)

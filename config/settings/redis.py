@@ -71,4 +71,5 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
+    "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
 }

@@ -222,6 +222,9 @@ class LocalEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.num_threads
         options.inter_op_num_threads = 1
+        # Idle intra-op threads otherwise spin-wait after every run: ~25-40 ms of CPU per query
+        # embedding on 2 cores, taken from the web workers and PostgreSQL (bench/chat.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def _onnx_path(self) -> Path:

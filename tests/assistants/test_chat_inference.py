@@ -228,7 +228,9 @@ def test_real_vllm_answers_and_streams(live_api, real_vllm):
                 name = line[7:]
             elif line.startswith("data: "):
                 events.append((name, json.loads(line[6:])))
-    assert events[-1][0] == "done" and sum(1 for n, _ in events if n == "delta") >= 2
+    # Deltas that arrive together are sent as one event (the tiny model is fast), so count >= 1;
+    # that text arrives token by token is test_streaming_is_incremental's job.
+    assert events[-1][0] == "done" and sum(1 for n, _ in events if n == "delta") >= 1
     streamed = "".join(d["text"] for n, d in events if n == "delta")
     saved = Message.objects.for_business(tenant.business).get(pk=events[-1][1]["answer"]["id"])
     assert saved.content == streamed and saved.tokens_out <= 24

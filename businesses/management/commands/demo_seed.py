@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from assistants.channels.widget import demo_widget_save
 from assistants.models import Assistant, KnowledgeSource
 from assistants.services import assistant_update, source_create
 from businesses.models import ApiKey, Business
@@ -105,6 +106,7 @@ class Command(BaseCommand):
         )
         _, secret = api_key_create(business=business, kind=ApiKey.Kind.SECRET, name=DEMO_KEY_NAME)
         _, publishable = api_key_create(business=business, kind=ApiKey.Kind.PUBLISHABLE, name=DEMO_KEY_NAME)
+        demo_widget_save(assistant=assistant, publishable_key=publishable)  # the /demo/ page's widget uses it
         return business, assistant, secret, publishable, queued
 
     def _print(self, business, assistant, secret, publishable, base_url):
@@ -112,6 +114,7 @@ class Command(BaseCommand):
                                              f"id {assistant.pk})"))
         self.stdout.write(f"  secret key       {secret}")
         self.stdout.write(f"  publishable key  {publishable}")
+        self.stdout.write(f"  widget demo      {base_url}/demo/  (the chat widget on Golden Dragon's website)")
         self.stdout.write(f"  API docs         {base_url}/api/docs/")
         self.stdout.write(f"  try              curl -H 'Authorization: Bearer {secret}' {base_url}/api/v1/assistants")
         self.stdout.write(f"  ask              curl -H 'Authorization: Bearer {secret}' "

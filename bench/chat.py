@@ -1,0 +1,840 @@
+"""Streaming chat through Frontdesk against the same model server called directly.
+
+N concurrent conversations (``--concurrency 1,32,256``), each sending one streaming message
+(``POST /api/v1/conversations/{id}/messages`` with ``Accept: text/event-stream``) to the real
+server (gunicorn + uvicorn workers, ``config.asgi:application``), and in the same run the same
+N streams straight to the model server (``POST /v1/chat/completions``, ``stream: true``, the
+prompt Frontdesk builds for the benchmark's tenant). Model servers:
+
+- the stand-in (default): ``tests/inference/misbehaving_server.py`` in mode ``normal`` in its
+  own process, streaming ``--reply-tokens`` tokens at ``--tokens-per-second`` per request with
+  no capacity limit (a thread per connection);
+- ``--vllm``: a genuine vLLM on the CPU with the tests' random-weight tiny Llama
+  (``tests/inference/vllm_support.py``, ~35 s startup), ``--max-num-seqs`` sequences per batch,
+  ``--vllm-max-tokens`` tokens per answer.
+
+Frontdesk runs with ``INFERENCE_MAX_CONCURRENCY`` = the model server's capacity,
+``RATELIMIT_ENABLED=false`` and a tenant whose assistant has a four-question FAQ source, so
+every message runs retrieval (query embedding + hybrid search), prompt building and the
+database writes of the real flow. The load generator is raw asyncio streams in this process
+(N clients, each sending its messages one after another, a new connection per message); each
+stream records the time to its first
+content delta (SSE ``event: delta``; a chunk with non-empty ``delta.content``) and to its end.
+
+Per (server, N, path): messages/s (completed answers over the wall time of the measured
+rounds, after one unmeasured warm-up round), time to first token p50/p99, total p50/p99 and the
+CPU each process spent per message (web workers, model server, PostgreSQL, load generator; read
+from /proc). Ratios: Frontdesk/direct throughput and Frontdesk - direct TTFT. ``--profile``
+then times one request's steps in-process (Django set up as the server's workers are), with
+SQL timing and cProfile.
+
+    .venv/bin/python bench/chat.py [--concurrency 1,32,256] [--vllm] [--no-standin] [--profile]
+        [--workers 2] [--tokens-per-second 50] [--reply-tokens 40] [--rounds 2] [--min-messages 20]
+
+A benchmark, not a test: it is not part of the test run. It creates a business (and one per
+``--profile``) in the development database and deletes them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LOG_DIR = ROOT / ".cache" / "bench"
+QUESTIONS = ["Can I bring my dog?", "Do you have parking?", "Do you deliver?", "Can I book a table for a big group?"]
+FAQ = [
+    {"question": "Can I bring my dog?", "answer": "Dogs are welcome on our terrace, but not inside the dining room."},
+    {"question": "Do you have parking?", "answer": "Yes, there is free parking for guests behind the restaurant, "
+                                                   "entrance on Mill Lane."},
+    {"question": "Do you deliver?", "answer": "We deliver within 5 km on Friday and Saturday evenings; order by "
+                                              "phone at +31 20 555 0188."},
+    {"question": "Can I book a table for a big group?", "answer": "Groups of up to 8 can book online. For more "
+                                                                 "than 8 people please call us."},
+]
+REPLY_WORDS = ("Dogs are welcome on our terrace but not inside the dining room and there is free parking for guests "
+               "behind the restaurant with the entrance on Mill Lane").split()
+# vLLM's tiny model has a 1,024-token context (tests/inference/vllm_support.py); the tests use 560.
+VLLM_CONTEXT_TOKENS = 560
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def _django_env(*, base_url: str, model: str, capacity: int, context_tokens: int | None,
+                redis: bool = True) -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings.dev"),
+           "DEBUG": "false", "RATELIMIT_ENABLED": "false", "HF_HUB_OFFLINE": "1",
+           "INFERENCE_BASE_URL": base_url, "INFERENCE_MODEL": model,
+           "INFERENCE_MAX_CONCURRENCY": str(capacity),
+           "INFERENCE_READ_TIMEOUT": "120", "INFERENCE_TOTAL_TIMEOUT": "600"}
+    if context_tokens:
+        env["INFERENCE_MAX_CONTEXT_TOKENS"] = str(context_tokens)
+    if redis:
+        env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    else:  # set-up: ingestion runs in-process right after commit, no worker needed
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def _child(args: list[str], env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({out.returncode}):\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _source_ready(source) -> None:
+    """Wait for the in-process ingestion (no REDIS_URL: a background thread after commit)."""
+    from assistants.models import KnowledgeSource
+
+    for _ in range(600):
+        source.refresh_from_db()
+        if source.status in (KnowledgeSource.Status.READY, KnowledgeSource.Status.FAILED):
+            break
+        time.sleep(0.1)
+    if source.status != KnowledgeSource.Status.READY:
+        raise SystemExit(f"the FAQ source is {source.status}: {source.error}")
+
+
+def _unlimited_plan(business_id) -> None:
+    """Put the bench business on the plan with the largest message allowance (the Free plan's
+    100 messages a month would answer 402 after the first hundred)."""
+    try:
+        from billing.models import Plan, Subscription
+    except ImportError:  # no billing app: no quotas
+        return
+    plan = Plan.objects.order_by("-overage_allowed", "-messages_per_month").first()
+    if plan is not None:
+        Subscription.objects.unscoped().update_or_create(
+            business_id=business_id, defaults={"plan": plan, "status": Subscription.Status.ACTIVE})
+
+
+def _setup_main(conversations: int, max_answer_tokens: int | None) -> None:
+    """Child: a tenant with an FAQ source, ``conversations`` conversations and the prompt it builds."""
+    import uuid
+
+    import django
+
+    django.setup()
+    from assistants.chat import services as chat
+    from assistants.services import source_create
+    from businesses.authentication import api_key_resolve
+    from businesses.services import business_signup
+
+    signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
+                             business_name="Bench Chat Bistro")
+    assistant = signup.assistant
+    _unlimited_plan(signup.business.pk)
+    if max_answer_tokens:
+        assistant.max_answer_tokens = max_answer_tokens
+        assistant.save(update_fields=["max_answer_tokens"])
+    _source_ready(source_create(assistant=assistant, kind="faq", title="FAQ", pairs=FAQ))
+    key = api_key_resolve(signup.secret_key)
+    ids = [str(chat.conversation_start(assistant=assistant, key=key)[0].pk) for _ in range(conversations)]
+    # The prompt Frontdesk sends for the first question, for the direct requests.
+    probe, _ = chat.conversation_start(assistant=assistant, key=key)
+    sent = chat.message_send(conversation=probe, content=QUESTIONS[0], idempotency_key=None)
+    prepared = chat.answer_prepare(conversation=sent.conversation, customer=sent.customer)
+    messages = [{"role": m.role, "content": m.content} for m in prepared.request.messages]
+    print(json.dumps({"key": signup.secret_key, "business_id": str(signup.business.pk), "conversations": ids,
+                      "messages": messages, "max_tokens": prepared.request.max_tokens,
+                      "temperature": prepared.request.temperature,
+                      "passages": len(prepared.request.passages)}))
+
+
+def _cleanup_main(business_ids: list[str]) -> None:
+    import django
+
+    django.setup()
+    from businesses.models import Business
+
+    try:
+        deleted = Business.objects.filter(pk__in=business_ids).delete()[0]
+    except Exception as exc:  # a model without its migration yet (work in progress): leave the rows
+        print(f"bench businesses {business_ids} not deleted: {exc}", file=sys.stderr)
+        deleted = 0
+    print(json.dumps({"deleted": deleted}))
+
+
+def _standin_main(tokens_per_second: float, reply_tokens: int) -> None:
+    """Child: the loopback stand-in until the parent closes our stdin."""
+    from http.server import ThreadingHTTPServer
+
+    from tests.inference.misbehaving_server import MisbehavingServer
+
+    # socketserver's listen backlog is 5: a burst of 256 connects would overflow it and
+    # wait for SYN retransmits (1 s and more), which is not the model server's latency.
+    ThreadingHTTPServer.request_queue_size = 1024
+    reply = " ".join(REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(reply_tokens))
+    server = MisbehavingServer(mode="normal", reply=reply, tokens_per_second=tokens_per_second,
+                               model="stand-in").start()
+    print(server.base_url, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _db_backends(postmaster: int, database: str) -> list[int]:
+    """PostgreSQL backends serving ``database`` (the server is shared with test runs)."""
+    pids = []
+    for p in _tree(postmaster)[1:]:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if len(title) >= 3 and title[0] == b"postgres:" and title[2] == database.encode():
+            pids.append(p)
+    return pids
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process and its descendants (children that already exited are not
+    counted, which is fine for long-lived servers). For the PostgreSQL postmaster: only the
+    backends of the development database."""
+    if not pid:
+        return 0.0
+    total = 0
+    pids = _db_backends(pid, "frontdesk") if pid == _postmaster_pid() else _tree(pid)
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLK_TCK
+
+
+def _postmaster_pid() -> int | None:
+    try:
+        return int((ROOT / ".data" / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+@dataclass
+class Sample:
+    ok: bool
+    ttft: float | None
+    total: float
+    deltas: int
+    status: int = 200
+
+
+@dataclass
+class Result:
+    server: str
+    path: str  # "direct" or "Frontdesk"
+    concurrency: int
+    seconds: float
+    samples: list[Sample]
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds in the measured rounds
+
+    @property
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if s.ok]
+
+    @property
+    def errors(self) -> int:
+        return len(self.samples) - len(self.ok)
+
+    @property
+    def rate(self) -> float:
+        return len(self.ok) / self.seconds
+
+    def pct(self, values: list[float], p: float) -> float:
+        if not values:
+            return float("nan")
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+    def ttft(self, p: float) -> float:
+        return self.pct([s.ttft for s in self.ok if s.ttft is not None], p)
+
+    def total(self, p: float) -> float:
+        return self.pct([s.total for s in self.ok], p)
+
+    def cpu_ms(self, name: str) -> float:
+        return self.cpu.get(name, 0.0) / max(1, len(self.ok)) * 1000
+
+
+@dataclass
+class Target:
+    """Where one path's requests go and how to read its stream."""
+
+    host: str
+    port: int
+    frontdesk: bool
+    requests: list[bytes]  # one per message, in order of use
+
+
+async def _read_response(reader: asyncio.StreamReader, frontdesk: bool, started: float) -> Sample:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("closed before the response")
+    status = int(status_line.split()[1])
+    length, chunked, close = None, False, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+        elif name == b"connection" and b"close" in value.lower():
+            close = True
+    ttft, deltas, done, failed = None, 0, False, status != 200
+    buf = b""
+
+    def feed(data: bytes) -> None:
+        nonlocal buf, ttft, deltas, done, failed
+        buf += data
+        while b"\n\n" in buf:
+            event, buf = buf.split(b"\n\n", 1)
+            if frontdesk:
+                if event.startswith(b"event: delta"):
+                    deltas += 1
+                elif event.startswith(b"event: done"):
+                    done = True
+                elif event.startswith(b"event: error"):
+                    failed = True
+                else:
+                    continue
+                if deltas == 1 and ttft is None:
+                    ttft = time.perf_counter() - started
+                continue
+            for line in event.split(b"\n"):
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    done = True
+                    continue
+                chunk = json.loads(payload)
+                if "error" in chunk:
+                    failed = True
+                for choice in chunk.get("choices") or []:
+                    if (choice.get("delta") or {}).get("content"):
+                        deltas += 1
+                        if ttft is None:
+                            ttft = time.perf_counter() - started
+
+    if chunked:
+        while True:
+            size = int((await reader.readline()).split(b";")[0].strip(), 16)
+            data = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            feed(data[:-2])
+    elif length is not None:
+        feed(await reader.readexactly(length))
+    else:
+        feed(await reader.read())
+        close = True
+    sample = Sample(ok=done and not failed and deltas > 0, ttft=ttft, total=time.perf_counter() - started,
+                    deltas=deltas, status=status)
+    if close:
+        raise _Closed(sample)
+    return sample
+
+
+class _Closed(Exception):  # the server closes the connection after this response
+    def __init__(self, sample: Sample) -> None:
+        self.sample = sample
+
+
+async def _client(target: Target, requests: list[bytes], out: list[Sample]) -> None:
+    """One client after another: each message is a new customer on a new connection (the time
+    to connect is part of the time to first token), as a widget or API client would be; reused
+    keep-alive connections would also pin every client to whichever worker accepted it first."""
+    for request in requests:
+        started = time.perf_counter()
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection(target.host, target.port)
+            writer.write(request)
+            out.append(await _read_response(reader, target.frontdesk, started))
+        except _Closed as closed:
+            out.append(closed.sample)
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            out.append(Sample(ok=False, ttft=None, total=time.perf_counter() - started, deltas=0, status=0))
+            print(f"  stream failed: {exc!r}", file=sys.stderr)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+async def _wave(target: Target, concurrency: int, per_client: int) -> tuple[list[Sample], float]:
+    """``concurrency`` clients, each sending ``per_client`` messages in turn; returns samples, seconds."""
+    take = [target.requests.pop() for _ in range(concurrency * per_client)]
+    samples: list[Sample] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(target, take[i::concurrency], samples) for i in range(concurrency)))
+    return samples, time.perf_counter() - started
+
+
+def _measure(server: str, path: str, target: Target, concurrency: int, per_client: int,
+             pids: dict[str, int | None]) -> Result:
+    asyncio.run(_wave(target, concurrency, 1))  # warm-up: connections, lazy loading, caches
+    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    load_before = time.process_time()
+    samples, seconds = asyncio.run(_wave(target, concurrency, per_client))
+    cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    cpu["load generator"] = time.process_time() - load_before
+    result = Result(server, path, concurrency, seconds, samples, cpu)
+    statuses: dict[int, int] = {}
+    for s in samples:
+        if not s.ok:
+            statuses[s.status] = statuses.get(s.status, 0) + 1
+    print(f"  {server:<8} N={concurrency:<4} {path:<9} {len(result.ok):>5} ok in {seconds:6.2f} s  "
+          f"{result.rate:7.1f} msg/s  ttft p50 {result.ttft(50):7.1f} ms  p99 {result.ttft(99):7.1f} ms"
+          + (f"  failed: {statuses}" if statuses else ""), flush=True)
+    return result
+
+
+def _http_post(host: str, port: int, path: str, body: dict, headers: dict[str, str]) -> bytes:
+    data = json.dumps(body).encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: text/event-stream\r\nContent-Length: {len(data)}\r\n{head}\r\n").encode() + data
+
+
+# --------------------------------------------------------------------------- one model server
+
+
+def _serve_frontdesk(port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "config.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+           "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"Frontdesk did not start; see {log}")
+
+
+def _plan(concurrency: int, rounds: int, min_messages: int) -> int:
+    """Messages per client in the measured rounds."""
+    return max(rounds, math.ceil(min_messages / concurrency))
+
+
+def _bench_server(name: str, base_url: str, model: str, capacity: int, context_tokens: int | None,
+                  max_answer_tokens: int | None, model_pid: int | None, args: argparse.Namespace,
+                  business_ids: list[str]) -> tuple[list[Result], dict]:
+    levels = args.concurrency
+    needed = sum(n * (_plan(n, args.rounds, args.min_messages) + 1) for n in levels)
+    setup = _child(["_setup", str(needed), str(max_answer_tokens or 0)],
+                   _django_env(base_url=base_url, model=model, capacity=capacity, context_tokens=context_tokens,
+                               redis=False))
+    business_ids.append(setup["business_id"])
+    print(f"{name}: tenant ready ({needed} conversations, prompt of {len(setup['messages'])} messages, "
+          f"{sum(len(m['content']) for m in setup['messages'])} chars, {setup['passages']} passages, "
+          f"max_tokens {setup['max_tokens']})", flush=True)
+
+    port = _free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"chat-frontdesk-{name}.log"
+    web = _serve_frontdesk(port, args.workers, _django_env(base_url=base_url, model=model, capacity=capacity,
+                                                           context_tokens=context_tokens), log)
+    try:
+        auth = {"Authorization": f"Bearer {setup['key']}"}
+        conversations = list(setup["conversations"])
+        fd_requests = [_http_post("127.0.0.1", port, f"/api/v1/conversations/{cid}/messages",
+                                  {"content": QUESTIONS[i % len(QUESTIONS)]}, auth)
+                       for i, cid in enumerate(conversations)]
+        url = urlsplit(base_url)
+        direct_body = {"model": model, "messages": setup["messages"], "max_tokens": setup["max_tokens"],
+                       "temperature": setup["temperature"], "stream": True,
+                       "stream_options": {"include_usage": True}}
+        direct_request = _http_post(url.hostname, url.port, url.path.rstrip("/") + "/chat/completions",
+                                    direct_body, {})
+        pids = {"web": web.pid, "model server": model_pid, "postgres": _postmaster_pid()}
+        results = []
+        for n in levels:
+            per_client = _plan(n, args.rounds, args.min_messages)
+            direct = Target(url.hostname, url.port, False, [direct_request] * (n * (per_client + 1)))
+            results.append(_measure(name, "direct", direct, n, per_client, pids))
+            frontdesk = Target("127.0.0.1", port, True, fd_requests)
+            results.append(_measure(name, "Frontdesk", frontdesk, n, per_client, pids))
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    return results, setup
+
+
+# --------------------------------------------------------------------------- in-process profile
+
+
+def _profile_main(requests: int) -> None:
+    """Child: one request's steps, timed in-process (Django set up like a web worker)."""
+    import cProfile
+    import io
+    import pstats
+    import uuid
+
+    import django
+
+    django.setup()
+    from asgiref.sync import sync_to_async
+    from django.db import connection
+
+    from assistants import selectors
+    from assistants.chat import services as chat
+    from assistants.services import source_create
+    from businesses.authentication import api_key_resolve
+    from businesses.models import Business
+    from businesses.services import business_signup
+    from inference import providers
+    from inference.chat import ChatDelta
+
+    signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
+                             business_name="Bench Chat Profile")
+    _unlimited_plan(signup.business.pk)
+    _source_ready(source_create(assistant=signup.assistant, kind="faq", title="FAQ", pairs=FAQ))
+    key = api_key_resolve(signup.secret_key)
+    total = requests + 3
+    ids = [chat.conversation_start(assistant=signup.assistant, key=key)[0].pk
+           for _ in range(total * 2 + requests + 2 * (requests + 3))]
+
+    steps: dict[str, list[float]] = {}
+    sql: dict[str, list[tuple[int, float]]] = {}
+    current: list[str] = []
+
+    def record(name: str, seconds: float) -> None:
+        steps.setdefault(name, []).append(seconds)
+
+    def timed(name: str, fn):
+        def wrapper(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                record(name, time.perf_counter() - t)
+        return wrapper
+
+    def sql_timer(execute, query, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            bucket = sql.setdefault(current[-1] if current else "?", [])
+            bucket.append((1, time.perf_counter() - t))
+
+    def step(name: str, fn):
+        """Run sync ORM code as the view does (db(): the loop's executor), timed inside the thread."""
+        def run(*a, **kw):
+            current.append(name)
+            t = time.perf_counter()
+            try:
+                with connection.execute_wrapper(sql_timer):
+                    return fn(*a, **kw)
+            finally:
+                record(name, time.perf_counter() - t)
+                current.pop()
+        return sync_to_async(run, thread_sensitive=False)
+
+    embedder = providers.embedder()
+    embedder.embed_query = timed("  embed the query (MiniLM, ONNX int8)", embedder.embed_query)
+    embedder.count_tokens = timed("  count tokens (prompt budget)", embedder.count_tokens)
+    selectors.assistant_chunk_count = timed("  count the assistant's chunks (SQL)", selectors.assistant_chunk_count)
+    selectors.hybrid_search = timed("  hybrid search (SQL)", selectors.hybrid_search)
+    chat.chunks_search = timed("  chunks_search (embed + count + search)", chat.chunks_search)
+    chat.build_prompt = timed("  build_prompt", chat.build_prompt)
+
+    async def one(cid, question: str) -> None:
+        t0 = time.perf_counter()
+        conversation = await step("look up the conversation", chat.conversation_for_caller)(
+            business=key.business, conversation_id=cid, key=key, customer_token=None)
+        sent = await step("save the customer message", chat.message_send)(
+            conversation=conversation, content=question, idempotency_key=None)
+        prepared = await step("answer_prepare", chat.answer_prepare)(
+            conversation=sent.conversation, customer=sent.customer)
+        t1 = time.perf_counter()
+        record("total before the model request", t1 - t0)
+        first = None
+        async for item in chat.answer_events(prepared):
+            if first is None and isinstance(item, ChatDelta):
+                first = time.perf_counter()
+                record("model server: first token (client + server)", first - t1)
+        record("model server: rest of the stream + save the answer", time.perf_counter() - (first or t1))
+
+    async def run_all() -> None:
+        for i in range(total):
+            await one(ids[i], QUESTIONS[i % len(QUESTIONS)])
+            if i == 2:  # warm-ups done
+                steps.clear()
+                sql.clear()
+
+    asyncio.run(run_all())
+    rows = []
+    for name, values in steps.items():
+        queries = sql.get(name.strip(), [])
+        rows.append({"step": name, "p50_ms": statistics.median(values) * 1000,
+                     "mean_ms": statistics.fmean(values) * 1000, "n": len(values),
+                     "sql_per_call": len(queries) / len(values) if queries else 0,
+                     "sql_ms_per_call": sum(q[1] for q in queries) / len(values) * 1000 if queries else 0})
+
+    # The whole request through the ASGI app in-process (no HTTP server): wall time to the first
+    # delta and to the end, CPU of the event-loop thread and of the whole process per message.
+    from config.asgi import application
+
+    async def asgi_one(cid, question: str) -> dict:
+        body = json.dumps({"content": question}).encode()
+        path = f"/api/v1/conversations/{cid}/messages"
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {signup.secret_key}".encode()),
+                             (b"content-type", b"application/json"), (b"accept", b"text/event-stream"),
+                             (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000)}
+        finished = asyncio.Event()
+        first, sends, received = None, 0, False
+
+        async def receive():
+            nonlocal received
+            if not received:
+                received = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            nonlocal first, sends
+            sends += 1
+            if message["type"] == "http.response.body":
+                if first is None and b"event: delta" in message.get("body", b""):
+                    first = time.perf_counter()
+                if not message.get("more_body"):
+                    finished.set()
+
+        t0, cpu0, loop0 = time.perf_counter(), time.process_time(), time.thread_time()
+        await application(scope, receive, send)
+        return {"ttft": (first or t0) - t0, "total": time.perf_counter() - t0, "sends": sends,
+                "cpu": time.process_time() - cpu0, "loop_cpu": time.thread_time() - loop0}
+
+    asgi_ids = ids[total * 2 + requests:]
+
+    async def asgi_all(profile: cProfile.Profile | None, offset: int) -> list[dict]:
+        out = []
+        for i in range(requests + 3):
+            if profile is not None and i >= 3:
+                profile.enable()
+            out.append(await asgi_one(asgi_ids[offset + i], QUESTIONS[i % len(QUESTIONS)]))
+            if profile is not None:
+                profile.disable()
+            await asyncio.sleep(0.05)  # let the answer's save finish, as between customers
+        return out[3:]
+
+    asgi = asyncio.run(asgi_all(None, 0))
+    loop_profile = cProfile.Profile()
+    asyncio.run(asgi_all(loop_profile, requests + 3))
+    loop_text = io.StringIO()
+    # By cumulative time, the event loop's own frames (and its idle epoll wait) left out.
+    pstats.Stats(loop_profile, stream=loop_text).sort_stats("cumulative").print_stats(
+        r"^(?!.*(base_events|selectors|events\.py|runners|\{method 'poll'|\{method 'run' of '_contextvars)).*$", 22)
+    in_process = {name: statistics.median(r[name] for r in asgi) * 1000 for name in ("ttft", "total", "cpu",
+                                                                                    "loop_cpu")}
+    in_process["sends"] = statistics.median(r["sends"] for r in asgi)
+
+    # cProfile of answer_prepare alone (sync, this thread), over fresh conversations.
+    profiler = cProfile.Profile()
+    for i in range(total, total + requests):
+        conversation = chat.conversation_for_caller(business=key.business, conversation_id=ids[i], key=key,
+                                                    customer_token=None)
+        sent = chat.message_send(conversation=conversation, content=QUESTIONS[i % len(QUESTIONS)],
+                                 idempotency_key=None)
+        profiler.enable()
+        chat.answer_prepare(conversation=sent.conversation, customer=sent.customer)
+        profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(14)
+    try:
+        Business.objects.filter(pk=signup.business.pk).delete()
+    except Exception as exc:  # see _cleanup_main
+        print(f"bench business {signup.business.pk} not deleted: {exc}", file=sys.stderr)
+    print(json.dumps({"steps": rows, "cprofile": text.getvalue(), "asgi": in_process,
+                      "loop_cprofile": loop_text.getvalue()}))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _table(results: list[Result], args: argparse.Namespace, meta: list[str]) -> None:
+    print(f"\n{args.workers} Frontdesk worker processes, {os.cpu_count()} cores; "
+          + "; ".join(meta))
+    print("CPU ms per message: web = gunicorn + uvicorn workers, model = the model server, "
+          "pg = PostgreSQL backends of the frontdesk database, load = this process")
+    head = (f"{'server':<8} {'N':>4} {'path':<9} {'msgs':>5} {'err':>4} {'msg/s':>7} {'ttft p50':>9} "
+            f"{'ttft p99':>9} {'total p50':>9} {'total p99':>9} {'tok':>4} {'web':>5} {'model':>5} {'pg':>5} "
+            f"{'load':>5} {'msg/s F/D':>9} {'+ttft p50':>9}")
+    print(head)
+    direct: dict[tuple[str, int], Result] = {}
+    for r in results:
+        toks = statistics.median([s.deltas for s in r.ok]) if r.ok else 0
+        line = (f"{r.server:<8} {r.concurrency:>4} {r.path:<9} {len(r.ok):>5} {r.errors:>4} {r.rate:>7.1f} "
+                f"{r.ttft(50):>9.1f} {r.ttft(99):>9.1f} {r.total(50):>9.1f} {r.total(99):>9.1f} {toks:>4.0f} "
+                f"{r.cpu_ms('web'):>5.1f} {r.cpu_ms('model server'):>5.1f} {r.cpu_ms('postgres'):>5.1f} "
+                f"{r.cpu_ms('load generator'):>5.1f}")
+        if r.path == "direct":
+            direct[(r.server, r.concurrency)] = r
+        else:
+            d = direct.get((r.server, r.concurrency))
+            if d is not None:
+                line += f" {r.rate / d.rate:>9.2f} {r.ttft(50) - d.ttft(50):>9.1f}"
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 32, 256])
+    parser.add_argument("--workers", type=int, default=2, help="Frontdesk worker processes")
+    parser.add_argument("--rounds", type=int, default=2, help="measured messages per client (at least)")
+    parser.add_argument("--min-messages", type=int, default=20, help="measured messages per row (at least)")
+    parser.add_argument("--tokens-per-second", type=float, default=50.0, help="stand-in: per request")
+    parser.add_argument("--reply-tokens", type=int, default=40, help="stand-in: tokens per answer")
+    parser.add_argument("--no-standin", action="store_true", help="skip the stand-in")
+    parser.add_argument("--vllm", action="store_true", help="also the genuine vLLM on the CPU (~35 s startup)")
+    parser.add_argument("--max-num-seqs", type=int, default=256, help="vLLM: sequences per batch")
+    parser.add_argument("--vllm-max-tokens", type=int, default=16, help="vLLM: tokens per answer")
+    parser.add_argument("--profile", action="store_true", help="time one request's steps in-process")
+    parser.add_argument("--profile-requests", type=int, default=30)
+    args = parser.parse_args()
+
+    print(f"bench/chat.py {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
+                   env=_django_env(base_url="", model="", capacity=1, context_tokens=None, redis=False))
+    results: list[Result] = []
+    meta: list[str] = []
+    business_ids: list[str] = []
+    profile_url = None
+    standin = None
+    try:
+        if not args.no_standin:
+            standin = subprocess.Popen([sys.executable, __file__, "_standin", str(args.tokens_per_second),
+                                        str(args.reply_tokens)], cwd=ROOT, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True)
+            base_url = standin.stdout.readline().strip()
+            profile_url = base_url
+            meta.append(f"stand-in: {args.reply_tokens} tokens at {args.tokens_per_second:g} tokens/s per request, "
+                        "unlimited concurrency (INFERENCE_MAX_CONCURRENCY=256)")
+            rows, _ = _bench_server("stand-in", base_url, "stand-in", 256, None, None, standin.pid, args,
+                                    business_ids)
+            results += rows
+        if args.vllm:
+            from tests.inference.vllm_support import build_tiny_model, ensure_vllm_venv, start_vllm_server
+
+            ensure_vllm_venv()
+            with tempfile.TemporaryDirectory() as tmp:
+                model_dir = build_tiny_model(Path(tmp) / "tiny-llama")
+                started = time.monotonic()
+                server = start_vllm_server(model_dir, max_num_seqs=args.max_num_seqs)
+                try:
+                    print(f"vLLM ready in {time.monotonic() - started:.0f} s (--max-num-seqs {args.max_num_seqs})",
+                          flush=True)
+                    meta.append(f"vLLM {server.model}: --max-num-seqs {args.max_num_seqs}, 1 OMP thread, "
+                                f"max_tokens {args.vllm_max_tokens} (INFERENCE_MAX_CONCURRENCY={args.max_num_seqs})")
+                    rows, _ = _bench_server("vLLM", server.base_url, server.model, args.max_num_seqs,
+                                            VLLM_CONTEXT_TOKENS, args.vllm_max_tokens, server.proc.pid, args,
+                                            business_ids)
+                    results += rows
+                finally:
+                    server.stop()
+        _table(results, args, meta)
+        if args.profile and profile_url:
+            report = _child(["_profile", str(args.profile_requests)],
+                            _django_env(base_url=profile_url, model="stand-in", capacity=256, context_tokens=None,
+                                        redis=False))
+            print(f"\nOne request, in-process ({args.profile_requests} requests after 3 warm-ups, one at a time; "
+                  f"the stand-in waits 1/{args.tokens_per_second:g} s before each token):")
+            print(f"{'step':<52} {'p50 ms':>8} {'mean ms':>8} {'SQL/call':>9} {'SQL ms':>7}")
+            for row in report["steps"]:
+                print(f"{row['step']:<52} {row['p50_ms']:>8.2f} {row['mean_ms']:>8.2f} "
+                      f"{row['sql_per_call']:>9.1f} {row['sql_ms_per_call']:>7.2f}")
+            a = report["asgi"]
+            print(f"\nThe whole request through config.asgi.application in-process (no HTTP server, "
+                  f"{args.profile_requests} requests one at a time): first delta {a['ttft']:.1f} ms, end "
+                  f"{a['total']:.1f} ms, {a['sends']:.0f} ASGI sends; CPU per message: event-loop thread "
+                  f"{a['loop_cpu']:.1f} ms, whole process {a['cpu']:.1f} ms (p50)")
+            print("\ncProfile of answer_prepare (tottime):")
+            print(report["cprofile"])
+            print("cProfile of the event-loop thread over whole requests (cumulative; cProfile's own overhead "
+                  "inflates the many small calls):")
+            print(report["loop_cprofile"])
+    finally:
+        if standin is not None:
+            standin.stdin.close()
+            try:
+                standin.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                standin.send_signal(signal.SIGKILL)
+        if business_ids:
+            _child(["_cleanup", *business_ids],
+                   _django_env(base_url="", model="", capacity=1, context_tokens=None, redis=False))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_setup":
+        _setup_main(int(sys.argv[2]), int(sys.argv[3]) or None)
+    elif len(sys.argv) > 1 and sys.argv[1] == "_standin":
+        _standin_main(float(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_profile":
+        _profile_main(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_cleanup":
+        _cleanup_main(sys.argv[2:])
+    else:
+        main()

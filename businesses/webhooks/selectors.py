@@ -1,0 +1,18 @@
+"""Reads of webhook endpoints and deliveries."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from businesses.models import Business, WebhookDelivery, WebhookEndpoint
+
+
+def webhook_endpoint_list(*, business: Business) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.for_business(business).order_by("-created_at", "-id")
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = None) -> QuerySet[WebhookDelivery]:
+    deliveries = WebhookDelivery.objects.for_business(endpoint.business_id).filter(endpoint=endpoint)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    return deliveries.order_by("-created_at", "-id")

@@ -1,0 +1,274 @@
+"""The web widget in a real browser: headless Chromium from Debian (`make browser` installs the
+packages `chromium` and `chromium-driver`), driven by Playwright's Python package pointed at
+/usr/bin/chromium. Playwright's own browser download is never used.
+
+The app is the real ASGI server (``live_api``), the answers come from the extractive backend
+over the restaurant's knowledge, staff replies are posted with the secret key. Screenshots
+land in test-artifacts/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from assistants.models import Conversation, Message
+from tests.assistants import kb
+from tests.assistants.conftest import add_source, upload
+from tests.conftest import ROOT, make_tenant
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ARTIFACTS = ROOT / "test-artifacts"
+GREETING = "Hi, I'm Mei from Golden Dragon! Ask me about our menu."
+HANDOFF = "I'll ask our manager, Li Wei, to reply here."
+STAFF_REPLY = "Hello, this is Li Wei. Yes, we can seat 12 people on Saturday at 19:00."
+TIMEOUT_MS = 20_000
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("Chromium is not installed: run `make browser` (apt-get install chromium chromium-driver).")
+    return path
+
+
+class BrowserThread:
+    """Playwright's sync API marks its thread as running an event loop, and Django refuses ORM
+    calls in such a thread; so the browser lives in a thread of its own and the test hands it
+    steps (``run(step)`` calls ``step(page)`` there and returns its result or raises its error),
+    keeping Django's async-safety check on for the test and for the server."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="browser")
+        self.playwright = self.browser = self.context = self.page = None
+        self.errors: list[str] = []
+
+    def call(self, fn, *args):
+        return self.pool.submit(fn, *args).result()
+
+    def start(self) -> None:
+        def launch():
+            from playwright.sync_api import sync_playwright
+
+            self.playwright = sync_playwright().start()
+            # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
+            self.browser = self.playwright.chromium.launch(executable_path=_chromium(), headless=True,
+                                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        self.call(launch)
+
+    def new_page(self) -> None:
+        def open_page():
+            if self.context is not None:
+                self.context.close()
+            self.context = self.browser.new_context(viewport={"width": 1280, "height": 800})
+            self.page = self.context.new_page()
+            self.page.set_default_timeout(TIMEOUT_MS)
+            self.errors.clear()
+            self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.call(open_page)
+
+    def run(self, step):
+        return self.call(step, self.page)
+
+    def stop(self) -> None:
+        def close():
+            if self.context is not None:
+                self.context.close()
+            if self.browser is not None:
+                self.browser.close()
+            if self.playwright is not None:
+                self.playwright.stop()
+        self.call(close)
+        self.pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserThread]:
+    thread = BrowserThread()
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def browser_page(browser) -> BrowserThread:
+    browser.new_page()
+    return browser
+
+
+def _restaurant():
+    tenant = make_tenant("Golden Dragon")
+    add_source(tenant, kind="file", title="Menu", file=upload("menu.csv", kb.MENU_CSV.encode(), "text/csv"))
+    add_source(tenant, kind="faq", title="FAQ", pairs=kb.RESTAURANT_FAQ)
+    add_source(tenant, kind="text", title="About us", text=kb.RESTAURANT_TEXT)
+    response = tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}",
+                                     {"name": "Mei", "greeting": GREETING, "handoff_message": HANDOFF}, format="json")
+    assert response.status_code == 200, response.content
+    return tenant
+
+
+def _shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))
+    return path
+
+
+def _ask(page, question: str):
+    """Type a question, press Enter, return the streamed POST's response."""
+    box = page.get_by_label("Your message")
+    box.fill(question)
+    with page.expect_response(lambda r: r.url.endswith("/messages") and r.request.method == "POST") as sent:
+        box.press("Enter")
+    return sent.value
+
+
+def test_customer_chats_on_the_demo_site_and_reaches_a_person(live_api, browser_page):
+    tenant = _restaurant()
+    run = browser_page.run
+
+    def ask_on_the_demo_site(page):
+        page.goto(f"{live_api.url}/demo/?assistant={tenant.assistant.pk}&key={tenant.publishable_key}")
+        expect(page.get_by_role("heading", name="金龍 Golden Dragon")).to_be_visible()
+        # The bubble opens the panel with the assistant's name and greeting, focus in the message box.
+        page.get_by_role("button", name="Chat with Mei").click()
+        dialog = page.get_by_role("dialog", name="Mei")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator(".greeting")).to_have_text(GREETING)
+        expect(page.get_by_label("Your message")).to_be_focused()
+        log = page.get_by_role("log")
+        expect(log).to_have_attribute("aria-live", "polite")
+        # Enter sends; the answer streams in as server-sent events and carries its source.
+        response = _ask(page, "How much is the mapo tofu?")
+        assert response.request.headers["accept"] == "text/event-stream"
+        assert response.headers["content-type"].startswith("text/event-stream")
+        expect(log.locator(".msg.customer")).to_have_text("How much is the mapo tofu?")
+        answer = log.locator(".msg.assistant[data-id]").last
+        expect(answer).to_contain_text("12.50")
+        expect(answer.locator(".cite")).to_contain_text(["Menu"])
+        _shot(page, "widget-desktop.png")
+        return page.evaluate(f"JSON.parse(localStorage.getItem('frontdesk:{tenant.assistant.pk}'))")
+
+    stored = run(ask_on_the_demo_site)
+    conversation = Conversation.objects.for_business(tenant.business).get(pk=stored["id"])
+    assert conversation.channel == "widget" and stored["token"].startswith("ct_")
+    saved = Message.objects.for_business(tenant.business).get(conversation=conversation, role="assistant")
+    assert "12.50" in saved.content and saved.citations
+
+    def reload_then_ask_for_a_person(page):
+        # A reload keeps the conversation: the history comes back from the API.
+        page.reload()
+        page.get_by_role("button", name="Chat with Mei").click()
+        log = page.get_by_role("log")
+        expect(log.locator(".msg.customer")).to_have_text(["How much is the mapo tofu?"])
+        expect(log.locator(".msg.assistant[data-id]")).to_contain_text(["12.50"])
+        expect(log.locator(".msg.assistant[data-id] .cite").first).to_have_text("Menu")
+        # "Talk to a person": the conversation goes to the staff inbox, the assistant goes quiet.
+        page.get_by_role("button", name="Talk to a person").click()
+        expect(log.locator(".msg.note")).to_have_text(HANDOFF)
+        expect(page.get_by_role("button", name="A person will reply here")).to_be_disabled()
+        _ask(page, "Can you seat 12 people on Saturday?")
+        expect(log.locator(".msg.customer")).to_have_count(2)
+
+    run(reload_then_ask_for_a_person)
+    conversation.refresh_from_db()
+    assert conversation.state == "handoff"
+    # Staff answer with the secret key; the widget polls and shows the reply.
+    staff = httpx.post(f"{live_api.url}/api/v1/conversations/{conversation.pk}/messages",
+                       json={"content": STAFF_REPLY, "role": "staff"},
+                       headers={"Authorization": f"Bearer {tenant.secret_key}"})
+    assert staff.status_code == 201, staff.text
+
+    def staff_reply_arrives_then_phone(page):
+        log = page.get_by_role("log")
+        expect(log.locator(".msg.staff")).to_contain_text(STAFF_REPLY)
+        expect(log.locator(".msg.staff .who")).to_have_text("Golden Dragon team")
+        expect(log.locator(".msg.assistant[data-id]")).to_have_count(1)  # no bot answer during the handoff
+        _shot(page, "widget-desktop-handoff.png")
+        # Escape closes the panel and gives focus back to the bubble.
+        page.keyboard.press("Escape")
+        bubble = page.get_by_role("button", name="Chat with Mei")
+        expect(page.get_by_role("dialog", name="Mei")).to_be_hidden()
+        expect(bubble).to_be_focused()
+        expect(bubble).to_have_attribute("aria-expanded", "false")
+        # On a phone the panel takes the whole screen; the history (with the staff reply) is there.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        page.get_by_role("button", name="Chat with Mei").click()
+        expect(log.locator(".msg.staff")).to_contain_text(STAFF_REPLY)
+        box = page.get_by_role("dialog", name="Mei").bounding_box()
+        assert box == {"x": 0, "y": 0, "width": 390, "height": 844}, box
+        _shot(page, "widget-phone.png")
+
+    run(staff_reply_arrives_then_phone)
+    assert browser_page.errors == []
+    assert Message.objects.for_business(tenant.business).filter(conversation=conversation).count() == 4
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    html = b""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.html)))
+        self.end_headers()
+        self.wfile.write(self.html)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def customer_site() -> Iterator:
+    """Another origin: a restaurant's own website on a second loopback server."""
+    handler = type("Site", (_SiteHandler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.origin = f"http://127.0.0.1:{server.server_address[1]}"
+    server.handler = handler
+    yield server
+    server.shutdown()
+
+
+def test_widget_works_cross_origin_only_from_allowed_sites(live_api, browser_page, customer_site):
+    tenant = _restaurant()
+    customer_site.handler.html = (
+        f'<!doctype html><html lang="en"><title>Our site</title><h1>Our own website</h1>'
+        f'<script src="{live_api.url}/widget.js" data-key="{tenant.publishable_key}" '
+        f'data-assistant="{tenant.assistant.pk}" async></script></html>').encode()
+    allow = tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}",
+                                  {"allowed_origins": [customer_site.origin]}, format="json")
+    assert allow.status_code == 200
+
+    def chat_from_the_listed_site(page):
+        page.goto(customer_site.origin + "/")
+        page.get_by_role("button", name="Chat with Mei").click()
+        response = _ask(page, "Can I bring my dog?")
+        assert response.headers["access-control-allow-origin"] == customer_site.origin
+        expect(page.get_by_role("log").locator(".msg.assistant[data-id]")).to_contain_text("terrace")
+
+    browser_page.run(chat_from_the_listed_site)
+    # Once the site is no longer listed, a visitor's browser gets nothing: no bubble, a console warning.
+    # (A returning visitor may keep the cached config for its max-age of a minute.)
+    tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}",
+                          {"allowed_origins": ["https://somewhere-else.example"]}, format="json")
+    browser_page.new_page()
+
+    def refused_after_unlisting(page):
+        with page.expect_console_message(lambda message: "Frontdesk widget" in message.text) as warning:
+            page.goto(customer_site.origin + "/")
+        assert "allowed_origins" in warning.value.text
+        expect(page.get_by_role("heading", name="Our own website")).to_be_visible()
+        expect(page.get_by_role("button", name="Chat with Mei")).to_have_count(0)
+
+    browser_page.run(refused_after_unlisting)
