@@ -76,6 +76,7 @@ def _vector_cte(*, exact: bool, dim: int) -> str:
     # Only constants and the integer dim are interpolated; every value is a bound parameter.
     return f"""
     vec_raw AS MATERIALIZED (
+        -- Select the sort key itself: a bare distance here too would compute it twice per row.
         SELECT c.id, {order} AS distance
         FROM assistants_chunk c
         WHERE c.business_id = %(business_id)s AND c.assistant_id = %(assistant_id)s
