@@ -28,8 +28,19 @@ from /proc). Ratios: Frontdesk/direct throughput and Frontdesk - direct TTFT. ``
 then times one request's steps in-process (Django set up as the server's workers are), with
 SQL timing and cProfile.
 
+``--quotas on,off`` (default ``on``: quotas enforced, as in production) runs the stand-in's
+Frontdesk rows once per setting in the same run: one Frontdesk server per setting
+(``BILLING_ENFORCE_QUOTAS=true`` / ``false``), both up for the whole run, the same tenant, and per N
+the settings measured in turn ``--quota-repeats`` times (on, off, off, on, ...) and pooled; then
+the added TTFT p50 and total p50 of quotas on against off per N. End-to-end latency on a small
+shared machine is noisy next to a millisecond, so ``--quota-micro`` (on by default with both
+settings) also times the quota path in-process: ``message_quota_reserve`` and
+``usage_record_answer`` for one business, ``--quota-calls`` times each, interleaved with a
+``SELECT 1`` round trip and the chat flow's conversation lookup as references (p50/p99 ms).
+
     .venv/bin/python bench/chat.py [--concurrency 1,32,256] [--vllm] [--no-standin] [--profile]
         [--workers 2] [--tokens-per-second 50] [--reply-tokens 40] [--rounds 2] [--min-messages 20]
+        [--quotas on,off] [--quota-repeats 3] [--quota-micro] [--quota-calls 2000]
 
 A benchmark, not a test: it is not part of the test run. It creates a business (and one per
 ``--profile``) in the development database and deletes them at the end.
@@ -274,6 +285,12 @@ class Result:
     seconds: float
     samples: list[Sample]
     cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds in the measured rounds
+    quotas: str = ""  # Frontdesk rows: "on" / "off" (BILLING_ENFORCE_QUOTAS)
+    parts: list[Result] = field(default_factory=list)  # the repeats pooled into this row
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} q={self.quotas}" if self.quotas else self.path
 
     @property
     def ok(self) -> list[Sample]:
@@ -422,22 +439,33 @@ async def _wave(target: Target, concurrency: int, per_client: int) -> tuple[list
 
 
 def _measure(server: str, path: str, target: Target, concurrency: int, per_client: int,
-             pids: dict[str, int | None]) -> Result:
+             pids: dict[str, int | None], quotas: str = "") -> Result:
     asyncio.run(_wave(target, concurrency, 1))  # warm-up: connections, lazy loading, caches
     before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     load_before = time.process_time()
     samples, seconds = asyncio.run(_wave(target, concurrency, per_client))
     cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     cpu["load generator"] = time.process_time() - load_before
-    result = Result(server, path, concurrency, seconds, samples, cpu)
+    result = Result(server, path, concurrency, seconds, samples, cpu, quotas)
     statuses: dict[int, int] = {}
     for s in samples:
         if not s.ok:
             statuses[s.status] = statuses.get(s.status, 0) + 1
-    print(f"  {server:<8} N={concurrency:<4} {path:<9} {len(result.ok):>5} ok in {seconds:6.2f} s  "
+    print(f"  {server:<8} N={concurrency:<4} {result.label:<14} {len(result.ok):>5} ok in {seconds:6.2f} s  "
           f"{result.rate:7.1f} msg/s  ttft p50 {result.ttft(50):7.1f} ms  p99 {result.ttft(99):7.1f} ms"
           + (f"  failed: {statuses}" if statuses else ""), flush=True)
     return result
+
+
+def _pooled(parts: list[Result]) -> Result:
+    """One row from repeated measurements of the same (server, path, N, quotas)."""
+    first = parts[0]
+    cpu: dict[str, float] = {}
+    for part in parts:
+        for name, seconds in part.cpu.items():
+            cpu[name] = cpu.get(name, 0.0) + seconds
+    return Result(first.server, first.path, first.concurrency, sum(p.seconds for p in parts),
+                  [s for p in parts for s in p.samples], cpu, first.quotas, list(parts))
 
 
 def _http_post(host: str, port: int, path: str, body: dict, headers: dict[str, str]) -> bytes:
@@ -474,9 +502,14 @@ def _plan(concurrency: int, rounds: int, min_messages: int) -> int:
 
 def _bench_server(name: str, base_url: str, model: str, capacity: int, context_tokens: int | None,
                   max_answer_tokens: int | None, model_pid: int | None, args: argparse.Namespace,
-                  business_ids: list[str]) -> tuple[list[Result], dict]:
+                  business_ids: list[str], quotas: list[str] | None = None) -> tuple[list[Result], dict]:
+    """Direct and Frontdesk rows per N; with more than one quota setting, one Frontdesk server per
+    setting (BILLING_ENFORCE_QUOTAS), the settings measured in turn per N and pooled per setting."""
     levels = args.concurrency
-    needed = sum(n * (_plan(n, args.rounds, args.min_messages) + 1) for n in levels)
+    quotas = quotas or ["on"]
+    labelled = len(quotas) > 1 or quotas != ["on"]
+    repeats = args.quota_repeats if len(quotas) > 1 else 1
+    needed = sum(n * (_plan(n, args.rounds, args.min_messages) + 1) for n in levels) * len(quotas) * repeats
     setup = _child(["_setup", str(needed), str(max_answer_tokens or 0)],
                    _django_env(base_url=base_url, model=model, capacity=capacity, context_tokens=context_tokens,
                                redis=False))
@@ -485,34 +518,49 @@ def _bench_server(name: str, base_url: str, model: str, capacity: int, context_t
           f"{sum(len(m['content']) for m in setup['messages'])} chars, {setup['passages']} passages, "
           f"max_tokens {setup['max_tokens']})", flush=True)
 
-    port = _free_port()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"chat-frontdesk-{name}.log"
-    web = _serve_frontdesk(port, args.workers, _django_env(base_url=base_url, model=model, capacity=capacity,
-                                                           context_tokens=context_tokens), log)
+    webs: dict[str, tuple[int, subprocess.Popen]] = {}
     try:
+        for setting in quotas:
+            port = _free_port()
+            log = LOG_DIR / (f"chat-frontdesk-{name}-quotas-{setting}.log" if labelled
+                             else f"chat-frontdesk-{name}.log")
+            env = _django_env(base_url=base_url, model=model, capacity=capacity, context_tokens=context_tokens)
+            env["BILLING_ENFORCE_QUOTAS"] = "true" if setting == "on" else "false"
+            webs[setting] = (port, _serve_frontdesk(port, args.workers, env, log))
         auth = {"Authorization": f"Bearer {setup['key']}"}
         conversations = list(setup["conversations"])
-        fd_requests = [_http_post("127.0.0.1", port, f"/api/v1/conversations/{cid}/messages",
-                                  {"content": QUESTIONS[i % len(QUESTIONS)]}, auth)
-                       for i, cid in enumerate(conversations)]
+        # Each setting's server gets its own conversations (requests are popped from the end).
+        share = len(conversations) // len(quotas)
+        fd_requests = {setting: [_http_post("127.0.0.1", webs[setting][0], f"/api/v1/conversations/{cid}/messages",
+                                            {"content": QUESTIONS[i % len(QUESTIONS)]}, auth)
+                                 for i, cid in enumerate(conversations[k * share:(k + 1) * share])]
+                       for k, setting in enumerate(quotas)}
         url = urlsplit(base_url)
         direct_body = {"model": model, "messages": setup["messages"], "max_tokens": setup["max_tokens"],
                        "temperature": setup["temperature"], "stream": True,
                        "stream_options": {"include_usage": True}}
         direct_request = _http_post(url.hostname, url.port, url.path.rstrip("/") + "/chat/completions",
                                     direct_body, {})
-        pids = {"web": web.pid, "model server": model_pid, "postgres": _postmaster_pid()}
         results = []
         for n in levels:
             per_client = _plan(n, args.rounds, args.min_messages)
+            pids = {"web": None, "model server": model_pid, "postgres": _postmaster_pid()}
             direct = Target(url.hostname, url.port, False, [direct_request] * (n * (per_client + 1)))
             results.append(_measure(name, "direct", direct, n, per_client, pids))
-            frontdesk = Target("127.0.0.1", port, True, fd_requests)
-            results.append(_measure(name, "Frontdesk", frontdesk, n, per_client, pids))
+            parts: dict[str, list[Result]] = {setting: [] for setting in quotas}
+            for r in range(repeats):
+                for setting in (quotas if r % 2 == 0 else quotas[::-1]):  # on, off, off, on, ...
+                    port, web = webs[setting]
+                    frontdesk = Target("127.0.0.1", port, True, fd_requests[setting])
+                    parts[setting].append(_measure(name, "Frontdesk", frontdesk, n, per_client,
+                                                   {**pids, "web": web.pid}, setting if labelled else ""))
+            results += [_pooled(parts[setting]) for setting in quotas]
     finally:
-        web.terminate()
-        web.wait(timeout=30)
+        for _, web in webs.values():
+            web.terminate()
+        for _, web in webs.values():
+            web.wait(timeout=30)
     return results, setup
 
 
@@ -718,14 +766,14 @@ def _table(results: list[Result], args: argparse.Namespace, meta: list[str]) -> 
           + "; ".join(meta))
     print("CPU ms per message: web = gunicorn + uvicorn workers, model = the model server, "
           "pg = PostgreSQL backends of the frontdesk database, load = this process")
-    head = (f"{'server':<8} {'N':>4} {'path':<9} {'msgs':>5} {'err':>4} {'msg/s':>7} {'ttft p50':>9} "
+    head = (f"{'server':<8} {'N':>4} {'path':<14} {'msgs':>5} {'err':>4} {'msg/s':>7} {'ttft p50':>9} "
             f"{'ttft p99':>9} {'total p50':>9} {'total p99':>9} {'tok':>4} {'web':>5} {'model':>5} {'pg':>5} "
             f"{'load':>5} {'msg/s F/D':>9} {'+ttft p50':>9}")
     print(head)
     direct: dict[tuple[str, int], Result] = {}
     for r in results:
         toks = statistics.median([s.deltas for s in r.ok]) if r.ok else 0
-        line = (f"{r.server:<8} {r.concurrency:>4} {r.path:<9} {len(r.ok):>5} {r.errors:>4} {r.rate:>7.1f} "
+        line = (f"{r.server:<8} {r.concurrency:>4} {r.label:<14} {len(r.ok):>5} {r.errors:>4} {r.rate:>7.1f} "
                 f"{r.ttft(50):>9.1f} {r.ttft(99):>9.1f} {r.total(50):>9.1f} {r.total(99):>9.1f} {toks:>4.0f} "
                 f"{r.cpu_ms('web'):>5.1f} {r.cpu_ms('model server'):>5.1f} {r.cpu_ms('postgres'):>5.1f} "
                 f"{r.cpu_ms('load generator'):>5.1f}")
@@ -736,6 +784,150 @@ def _table(results: list[Result], args: argparse.Namespace, meta: list[str]) -> 
             if d is not None:
                 line += f" {r.rate / d.rate:>9.2f} {r.ttft(50) - d.ttft(50):>9.1f}"
         print(line)
+
+
+def _quota_table(results: list[Result]) -> None:
+    """Quotas on against off, per (server, N): the pooled p50s and the spread between repeats."""
+    rows = {(r.server, r.concurrency, r.quotas): r for r in results if r.path == "Frontdesk" and r.quotas}
+    pairs = [(server, n) for (server, n, q) in rows if q == "on" and (server, n, "off") in rows]
+    if not pairs:
+        return
+    print("\nQuotas on against off (Frontdesk rows, the same run and tenant; p50 of the pooled repeats, "
+          "[min-max of the repeats' own p50s]):")
+    print(f"{'server':<8} {'N':>4} {'msgs on/off':>11} {'ttft p50 on':>22} {'ttft p50 off':>22} {'+ttft p50':>9} "
+          f"{'total p50 on':>22} {'total p50 off':>22} {'+total p50':>10} {'web CPU/msg on/off':>18}")
+
+    def spread(r: Result, what) -> str:
+        values = [what(part) for part in r.parts] or [what(r)]
+        return f"{what(r):7.1f} [{min(values):.1f}-{max(values):.1f}]"
+
+    for server, n in pairs:
+        on, off = rows[(server, n, "on")], rows[(server, n, "off")]
+        print(f"{server:<8} {n:>4} {len(on.ok):>5}/{len(off.ok):<5} {spread(on, lambda r: r.ttft(50)):>22} "
+              f"{spread(off, lambda r: r.ttft(50)):>22} {on.ttft(50) - off.ttft(50):>+9.1f} "
+              f"{spread(on, lambda r: r.total(50)):>22} {spread(off, lambda r: r.total(50)):>22} "
+              f"{on.total(50) - off.total(50):>+10.1f} {on.cpu_ms('web'):>8.1f}/{off.cpu_ms('web'):<9.1f}")
+
+
+def _quota_micro_main(calls: int) -> None:
+    """Child: the quota path timed in-process for one throwaway business on the largest plan,
+    interleaved with reference round trips (the same connection, the same moment)."""
+    import uuid
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assistants.chat import services as chat
+    from billing.selectors import quota_context
+    from billing.services import message_quota_reserve, usage_record_answer
+    from businesses.authentication import api_key_resolve
+    from businesses.models import Business
+    from businesses.services import business_signup
+
+    signup = business_signup(email=f"bench-quota-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
+                             business_name="Bench Quota Micro")
+    bid = signup.business.pk
+    try:
+        _unlimited_plan(bid)
+        key = api_key_resolve(signup.secret_key)
+        cid = chat.conversation_start(assistant=signup.assistant, key=key)[0].pk
+        plan = quota_context(business_id=bid).plan
+
+        def select_1() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+
+        def lookup() -> None:
+            chat.conversation_for_caller(business=key.business, conversation_id=cid, key=key, customer_token=None)
+
+        def context() -> None:
+            quota_context(business_id=bid)
+
+        def reserve_on() -> None:
+            message_quota_reserve(business_id=bid)
+
+        def record() -> None:
+            usage_record_answer(business_id=bid, tokens_in=600, tokens_out=40)
+
+        def reserve_and_record() -> None:
+            message_quota_reserve(business_id=bid)
+            usage_record_answer(business_id=bid, tokens_in=600, tokens_out=40)
+
+        def reserve_off() -> None:
+            settings.BILLING_ENFORCE_QUOTAS = False
+            try:
+                message_quota_reserve(business_id=bid)
+            finally:
+                settings.BILLING_ENFORCE_QUOTAS = True
+
+        ops = {
+            "SELECT 1 (reference: one round trip)": select_1,
+            "conversation lookup (reference: the chat flow's)": lookup,
+            "  quota_context (subscription + plan)": context,
+            "message_quota_reserve, quotas on": reserve_on,
+            "usage_record_answer": record,
+            "reserve + record, quotas on": reserve_and_record,
+            "message_quota_reserve, quotas off": reserve_off,
+        }
+        settings.BILLING_ENFORCE_QUOTAS = True
+        queries = {}
+        for name, fn in ops.items():
+            with CaptureQueriesContext(connection) as captured:
+                fn()
+            queries[name] = len(captured.captured_queries)
+        wall: dict[str, list[float]] = {name: [] for name in ops}
+        cpu: dict[str, list[float]] = {name: [] for name in ops}
+        names = list(ops)
+        warm_up = 50
+        for i in range(warm_up + calls):
+            order = names[i % len(names):] + names[:i % len(names)]  # rotate: no op always first
+            for name in order:
+                t, c = time.perf_counter(), time.thread_time()
+                ops[name]()
+                elapsed, used = time.perf_counter() - t, time.thread_time() - c
+                if i >= warm_up:
+                    wall[name].append(elapsed)
+                    cpu[name].append(used)
+
+        def pct(values: list[float], p: float) -> float:
+            ordered = sorted(values)
+            return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+        rows = [{"op": name, "queries": queries[name], "p50_ms": pct(wall[name], 50), "p99_ms": pct(wall[name], 99),
+                 "mean_ms": statistics.fmean(wall[name]) * 1000, "cpu_p50_ms": pct(cpu[name], 50)}
+                for name in names]
+        print(json.dumps({"calls": calls, "plan": plan.code, "messages_per_month": plan.messages_per_month,
+                          "overage_allowed": plan.overage_allowed, "rows": rows}))
+    finally:
+        try:
+            Business.objects.filter(pk=bid).delete()
+        except Exception as exc:  # see _cleanup_main
+            print(f"bench business {bid} not deleted: {exc}", file=sys.stderr)
+
+
+def _quota_micro(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    report = _child(["_quota_micro", str(args.quota_calls)],
+                    _django_env(base_url="", model="", capacity=1, context_tokens=None, redis=False))
+    rows = {row["op"]: row for row in report["rows"]}
+    print(f"\nThe quota path in-process ({report['calls']} calls of each, interleaved, one business on the "
+          f"{report['plan']} plan: {report['messages_per_month']} messages/month, overage "
+          f"{'allowed' if report['overage_allowed'] else 'not allowed'}; {time.monotonic() - started:.0f} s):")
+    print(f"{'operation':<52} {'SQL':>4} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'CPU p50 ms':>10}")
+    for row in report["rows"]:
+        print(f"{row['op']:<52} {row['queries']:>4} {row['p50_ms']:>8.3f} {row['p99_ms']:>8.3f} "
+              f"{row['mean_ms']:>8.3f} {row['cpu_p50_ms']:>10.3f}")
+    on, off = rows["message_quota_reserve, quotas on"], rows["message_quota_reserve, quotas off"]
+    both = rows["reserve + record, quotas on"]
+    print(f"added by enforcement (reserve on - off; usage_record_answer runs either way): "
+          f"p50 {on['p50_ms'] - off['p50_ms']:.3f} ms, p99 {on['p99_ms'] - off['p99_ms']:.3f} ms; "
+          f"the whole quota path (reserve + record): p50 {both['p50_ms']:.3f} ms, p99 {both['p99_ms']:.3f} ms "
+          f"(target: added p50 under 2 ms)")
 
 
 def main() -> None:
@@ -752,7 +944,16 @@ def main() -> None:
     parser.add_argument("--vllm-max-tokens", type=int, default=16, help="vLLM: tokens per answer")
     parser.add_argument("--profile", action="store_true", help="time one request's steps in-process")
     parser.add_argument("--profile-requests", type=int, default=30)
+    parser.add_argument("--quotas", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=["on"],
+                        help="stand-in: Frontdesk rows per BILLING_ENFORCE_QUOTAS setting, e.g. on,off")
+    parser.add_argument("--quota-repeats", type=int, default=3,
+                        help="with several --quotas: measurements per setting and N, alternating")
+    parser.add_argument("--quota-micro", action="store_true",
+                        help="time the quota path in-process (default with several --quotas)")
+    parser.add_argument("--quota-calls", type=int, default=2000, help="--quota-micro: calls of each operation")
     args = parser.parse_args()
+    if not args.quotas or set(args.quotas) - {"on", "off"} or len(set(args.quotas)) != len(args.quotas):
+        parser.error("--quotas takes on, off or on,off")
 
     print(f"bench/chat.py {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -773,7 +974,7 @@ def main() -> None:
             meta.append(f"stand-in: {args.reply_tokens} tokens at {args.tokens_per_second:g} tokens/s per request, "
                         "unlimited concurrency (INFERENCE_MAX_CONCURRENCY=256)")
             rows, _ = _bench_server("stand-in", base_url, "stand-in", 256, None, None, standin.pid, args,
-                                    business_ids)
+                                    business_ids, args.quotas)
             results += rows
         if args.vllm:
             from tests.inference.vllm_support import build_tiny_model, ensure_vllm_venv, start_vllm_server
@@ -795,6 +996,9 @@ def main() -> None:
                 finally:
                     server.stop()
         _table(results, args, meta)
+        _quota_table(results)
+        if args.quota_micro or len(args.quotas) > 1:
+            _quota_micro(args)
         if args.profile and profile_url:
             report = _child(["_profile", str(args.profile_requests)],
                             _django_env(base_url=profile_url, model="stand-in", capacity=256, context_tokens=None,
@@ -834,6 +1038,8 @@ if __name__ == "__main__":
         _standin_main(float(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_profile":
         _profile_main(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_quota_micro":
+        _quota_micro_main(int(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_cleanup":
         _cleanup_main(sys.argv[2:])
     else:

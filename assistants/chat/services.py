@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from assistants.channels.whatsapp.intent import asks_for_person
 from assistants.models import Assistant, Conversation, Message
 from assistants.selectors import chunks_search
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
@@ -90,15 +91,49 @@ def conversation_set_state(*, conversation: Conversation, state: str) -> Convers
         Conversation.State.BOT: {Conversation.State.HANDOFF, Conversation.State.BOT},
         Conversation.State.CLOSED: {Conversation.State.BOT, Conversation.State.HANDOFF, Conversation.State.CLOSED},
     }[state]
-    updated = Conversation.objects.for_business(conversation.business_id).filter(
-        pk=conversation.pk, state__in=allowed).update(state=state, updated_at=timezone.now())
-    if not updated:
-        raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.", status=409)
-    previous = conversation.state
-    conversation.refresh_from_db()
-    if state == Conversation.State.HANDOFF and previous != Conversation.State.HANDOFF:
-        _handoff_emit(conversation)
+    with transaction.atomic():
+        scoped = Conversation.objects.for_business(conversation.business_id).filter(pk=conversation.pk)
+        # Two steps so that exactly one caller sees the change (a row UPDATE re-checks its WHERE
+        # after waiting for a concurrent one): the handoff's follow-ups happen once per handoff.
+        changed = scoped.filter(state__in=allowed - {state}).update(state=state, updated_at=timezone.now())
+        if not changed and not scoped.filter(state=state).update(updated_at=timezone.now()):
+            raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
+                                   status=409)
+        conversation.refresh_from_db()
+        if changed and state == Conversation.State.HANDOFF:
+            _handoff_emit(conversation)
+            _handoff_notify(conversation)
     return conversation
+
+
+def conversation_handoff(*, conversation: Conversation, reason: str) -> Conversation:
+    """Hand the conversation to a person, keeping why in ``metadata.handoff_reason`` (the inbox
+    shows it). A closed conversation stays closed (409)."""
+    conversation.metadata = {**conversation.metadata, "handoff_reason": reason}
+    conversation.save(update_fields=["metadata", "updated_at"])
+    return conversation_set_state(conversation=conversation, state=Conversation.State.HANDOFF)
+
+
+# The channels whose customer reads the conversation here (the widget polls, an API integration
+# reads the messages). WhatsApp sends its own notice and alert (assistants/channels/whatsapp).
+HANDOFF_NOTIFY_CHANNELS = (Conversation.Channel.WIDGET, Conversation.Channel.API)
+
+
+def _handoff_notify(conversation: Conversation) -> None:
+    """Once per handoff of a widget or API conversation: a system message saying who will reply
+    (and when, if the business is closed now), and an owner alert on WhatsApp from a task."""
+    if conversation.channel not in HANDOFF_NOTIFY_CHANNELS:
+        return
+    from assistants.channels.whatsapp.services import handoff_notice, owner_alert_connection
+    from assistants.channels.whatsapp.tasks import channel_whatsapp_owner_alert_task
+
+    assistant = Assistant.objects.for_business(conversation.business_id).select_related("business").get(
+        pk=conversation.assistant_id)
+    notice = Message.objects.unscoped().create(business_id=conversation.business_id, conversation=conversation,
+                                               role=Message.Role.SYSTEM, content=handoff_notice(assistant))
+    if owner_alert_connection(conversation) is not None:
+        enqueue_on_commit(channel_whatsapp_owner_alert_task, str(conversation.business_id), str(conversation.pk),
+                          str(notice.pk))
 
 
 def _handoff_emit(conversation: Conversation) -> None:
@@ -165,6 +200,10 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
             last_message_at=now, updated_at=now)
         _message_emit(customer)
+        if (locked.state == Conversation.State.BOT and locked.channel in HANDOFF_NOTIFY_CHANNELS
+                and asks_for_person(content)):
+            # "Can I talk to a person?" is not a question for the model: a person takes over.
+            locked = conversation_handoff(conversation=locked, reason="customer_request")
     return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT)
 
 
@@ -278,7 +317,22 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
                                "tokens_out", "latency_ms", "updated_at"])
     usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out)
     _message_emit(answer)
+    if not citations:
+        _handoff_unanswered(answer)
     return answer
+
+
+def _handoff_unanswered(answer: Message) -> None:
+    """Nothing in the knowledge supports the answer (the honest "I don't know"): after saving it,
+    bring in a person. WhatsApp does this itself, with its own notice."""
+    conversation = Conversation.objects.for_business(answer.business_id).get(pk=answer.conversation_id)
+    if conversation.channel not in HANDOFF_NOTIFY_CHANNELS or conversation.state != Conversation.State.BOT:
+        return
+    try:
+        conversation_handoff(conversation=conversation, reason="no_answer")
+    except ApplicationError as exc:  # closed meanwhile: nothing to hand over
+        if exc.code != "conversation_closed":
+            raise
 
 
 def answer_fail(*, answer: Message, error: str, text: str = "") -> Message:

@@ -3,12 +3,15 @@
 The chat code calls ``message_quota_reserve`` after the customer message is saved and before
 generation, ``message_quota_release`` when the answer failed, and ``usage_record_answer``
 when an answer was saved. Knowledge and assistant code calls the two ``*_quota_check``s.
+With ``BILLING_ENFORCE_QUOTAS`` off (benchmarks, emergencies) the message reservation and its
+release do nothing; ``usage_record_answer`` still counts answers and tokens.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
@@ -51,8 +54,11 @@ def message_quota_reserve(*, business_id) -> None:
     """Reserve one customer message of this period's allowance, or raise 402 ``quota_exceeded``.
 
     Plans with overage never refuse: the message is counted and the part beyond the allowance
-    is reported to Stripe's meter (``usage_report``).
+    is reported to Stripe's meter (``usage_report``). Nothing at all (no query, no 402) while
+    ``BILLING_ENFORCE_QUOTAS`` is off.
     """
+    if not settings.BILLING_ENFORCE_QUOTAS:
+        return
     ctx = quota_context(business_id=business_id)
     plan = ctx.plan
     limit = plan.messages_per_month
@@ -78,8 +84,11 @@ def message_quota_release(*, business_id) -> None:
     A model outage is our failure, not the business's usage, so it does not eat the allowance.
     The customer message itself stays saved; a retry with the same Idempotency-Key reserves again.
     If the period rolled over between reserve and release, the new period's counter is the one
-    given back (at most one message per failed answer, and never below zero).
+    given back (at most one message per failed answer, and never below zero). Nothing while
+    ``BILLING_ENFORCE_QUOTAS`` is off (nothing was reserved).
     """
+    if not settings.BILLING_ENFORCE_QUOTAS:
+        return
     ctx = quota_context(business_id=business_id)
     UsagePeriod.objects.for_business(business_id).filter(
         period_start=ctx.period_start, messages_used__gt=0,

@@ -42,6 +42,11 @@ STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="frontdesk_
 # Where the customer portal sends people back when the request names no return_url.
 BILLING_PORTAL_RETURN_URL = env.str("BILLING_PORTAL_RETURN_URL", default="")
 
+# For benchmarks and emergencies: when false, message_quota_reserve and message_quota_release
+# do nothing (no 402 past the plan's allowance, no messages_used counting, so no overage for
+# that time); answers and tokens are still counted by usage_record_answer. Default true.
+BILLING_ENFORCE_QUOTAS = env.bool("BILLING_ENFORCE_QUOTAS", default=True)
+
 # A past_due business keeps its plan this long after the first failed payment, then gets Free limits.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # How often celery beat reports overage usage to Stripe, seconds.

@@ -80,6 +80,12 @@ def test_unknown_answer_is_honest_and_cites_nothing(live_api):
     body = answer.json()["answer"]
     assert body["status"] == "complete" and body["citations"] == []
     assert "don't have that information" in body["content"]
+    # Nothing to cite: a person takes over, and the customer is told so.
+    assert Conversation.objects.for_business(tenant.business).get(pk=conversation["id"]).state == "handoff"
+    listed = httpx.get(f"{live_api.url}/api/v1/conversations/{conversation['id']}/messages",
+                       headers=_h(tenant.secret_key)).json()["results"]
+    assert [m["role"] for m in listed] == ["customer", "assistant", "system"]
+    assert "asked someone from Golden Dragon to reply" in listed[-1]["content"]
 
 
 def test_streaming_sends_deltas_then_done_with_the_saved_message(live_api):
@@ -133,7 +139,7 @@ def test_handoff_silences_the_assistant_and_staff_replies_reach_the_customer(liv
     assert staff.status_code == 201 and staff.json()["message"]["role"] == "staff"
     seen = httpx.get(f"{live_api.url}/api/v1/conversations/{cid}/messages",
                      headers=_h(tenant.publishable_key, **{"X-Customer-Token": token})).json()["results"]
-    assert [m["role"] for m in seen] == ["customer", "staff"]
+    assert [m["role"] for m in seen] == ["system", "customer", "staff"]  # the handoff notice first
     assert seen[-1]["content"].startswith("Hi, Li Wei")
 
     released = httpx.post(f"{live_api.url}/api/v1/conversations/{cid}/release", headers=sk)

@@ -620,3 +620,174 @@ def test_staff_message_on_a_whatsapp_conversation_queues_its_delivery(graph, que
     with django_capture_on_commit_callbacks(execute=True):
         staff = staff_message_send(conversation=conversation_of(tenant), content="Yes, on the terrace.")
     assert sent == [(str(tenant.business.pk), str(staff.pk))]
+
+
+# --------------------------------------------------------------------------- web widget and API handoffs
+
+
+@pytest.fixture
+def alerts(monkeypatch) -> list[tuple]:
+    """The owner-alert tasks the chat services queue (after commit), to run by hand."""
+    from django.db import transaction
+
+    calls: list[tuple] = []
+
+    def record(task, *args):
+        transaction.on_commit(lambda: calls.append((task, args)))
+
+    monkeypatch.setattr(chat_services, "enqueue_on_commit", record)
+    return calls
+
+
+def run_alerts(alerts: list[tuple]) -> None:
+    while alerts:
+        task, args = alerts.pop(0)
+        assert task.name == "assistants.tasks.channel_whatsapp_owner_alert_task"
+        task(*args)
+
+
+def widget_start(tenant, client: Client, *, secret: bool = False) -> tuple[str, dict]:
+    """A conversation as the widget (publishable key) or an API integration (secret key) starts it."""
+    key = tenant.secret_key if secret else tenant.publishable_key
+    response = client.post(f"/api/v1/assistants/{tenant.assistant.pk}/conversations", {},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    if not secret:
+        headers["HTTP_X_CUSTOMER_TOKEN"] = body["customer_token"]
+    return body["id"], headers
+
+
+def widget_send(client: Client, cid: str, headers: dict, content: str) -> dict:
+    response = client.post(f"/api/v1/conversations/{cid}/messages", {"content": content},
+                           content_type="application/json", **headers)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def widget_messages(client: Client, cid: str, headers: dict) -> list[dict]:
+    response = client.get(f"/api/v1/conversations/{cid}/messages", **headers)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+@pytest.mark.parametrize("secret", [False, True], ids=["widget", "api"])
+def test_widget_or_api_customer_asking_for_a_person_reaches_the_owner_and_gets_the_reply(graph, queued, events,
+                                                                                         alerts, secret):
+    tenant = restaurant()
+    connection = connect(tenant, owner=OWNER)
+    client = Client()
+    cid, headers = widget_start(tenant, client, secret=secret)
+    question = "Can I talk to a person please? We are 12 for Saturday."
+    sent = widget_send(client, cid, headers, question)
+    assert sent["answer"] is None  # not answered by the assistant
+    conversation = Conversation.objects.for_business(tenant.business).get(pk=cid)
+    assert conversation.channel == ("api" if secret else "widget")
+    assert conversation.state == "handoff" and conversation.metadata["handoff_reason"] == "customer_request"
+    handoffs = [e for e in events if e["type"] == "conversation.handoff"]
+    assert len(handoffs) == 1 and handoffs[0]["data"]["conversation_id"] == cid
+    assert handoffs[0]["data"]["last_customer_message"] == question
+    listed = widget_messages(client, cid, headers)
+    assert [m["role"] for m in listed] == ["customer", "system"]
+    assert "asked someone from Golden Dragon to reply" in listed[1]["content"]
+    assert graph.requests == []  # the request never waits on the Graph API
+
+    run_alerts(alerts)
+    [to_owner] = graph.requests
+    alert = WhatsAppOutbound.objects.for_business(tenant.business).get(purpose="owner_alert")
+    code = alert.handoff_code
+    assert to_owner["json"]["to"] == OWNER and alert.conversation_id == conversation.pk and len(code) == 4
+    body = to_owner["json"]["text"]["body"]
+    assert body.startswith(f"#{code} ") and "needs a person" in body and question in body
+
+    # The owner replies from their WhatsApp, quoting the code.
+    graph.requests.clear()
+    post_signed(delivery(connection["phone_number_id"],
+                         messages=[text_message(OWNER, f"#{code} Yes! A table for 12 at 19:00.")], name="Owner"))
+    run_queued(queued)
+    listed = widget_messages(client, cid, headers)
+    assert [m["role"] for m in listed] == ["customer", "system", "staff"]
+    assert listed[-1]["content"] == "Yes! A table for 12 at 19:00."
+    assert graph.requests == []  # nothing goes to the customer's external_id over WhatsApp
+    assert not WhatsAppOutbound.objects.for_business(tenant.business).filter(purpose="staff").exists()
+    # Or by replying to the alert itself.
+    post_signed(delivery(connection["phone_number_id"],
+                         messages=[text_message(OWNER, "Parking is free behind us.", context_id=alert.wa_message_id)]))
+    run_queued(queued)
+    assert widget_messages(client, cid, headers)[-1]["content"] == "Parking is free behind us."
+    assert graph.requests == []
+    conversation.refresh_from_db()
+    assert conversation.state == "handoff"
+
+
+def test_widget_question_the_knowledge_cannot_answer_goes_to_a_person(graph, events, alerts):
+    tenant = restaurant()
+    connect(tenant, owner=OWNER)
+    client = Client()
+    cid, headers = widget_start(tenant, client)
+    sent = widget_send(client, cid, headers, "Who won the football world cup in 1954?")
+    assert sent["answer"]["citations"] == [] and "don't have that information" in sent["answer"]["content"]
+    conversation = Conversation.objects.for_business(tenant.business).get(pk=cid)
+    assert conversation.state == "handoff" and conversation.metadata["handoff_reason"] == "no_answer"
+    assert [m["role"] for m in widget_messages(client, cid, headers)] == ["customer", "assistant", "system"]
+    assert len([e for e in events if e["type"] == "conversation.handoff"]) == 1
+    run_alerts(alerts)
+    [to_owner] = graph.to(OWNER)
+    assert "football world cup" in to_owner["json"]["text"]["body"]
+    # In handoff the assistant stays silent: no second alert, no second notice.
+    assert widget_send(client, cid, headers, "Hello?")["answer"] is None
+    assert alerts == [] and len(graph.requests) == 1
+
+
+def test_widget_handoff_out_of_hours_says_when_someone_will_reply(graph, alerts):
+    tenant = restaurant()
+    today = dt.datetime.now(dt.UTC).weekday()
+    tenant.assistant.business_hours = {hours.DAYS[(today + 2) % 7]: [["09:00", "17:00"]]}
+    tenant.assistant.save()
+    connect(tenant, owner=OWNER)
+    client = Client()
+    cid, headers = widget_start(tenant, client)
+    response = client.post(f"/api/v1/conversations/{cid}/handoff", **headers)  # the widget's button
+    assert response.status_code == 200 and response.json()["state"] == "handoff"
+    [notice] = widget_messages(client, cid, headers)
+    assert notice["role"] == "system"
+    assert "closed right now" in notice["content"] and "at 09:00" in notice["content"]
+    run_alerts(alerts)
+    [to_owner] = graph.to(OWNER)
+    assert "Talk to a person" in to_owner["json"]["text"]["body"]  # no message yet: the button
+
+
+def test_widget_handoff_without_an_owner_number_still_hands_off_and_emits_the_event(graph, events, alerts):
+    tenant = restaurant()
+    connect(tenant)  # WhatsApp connected, but no owner number
+    client = Client()
+    cid, headers = widget_start(tenant, client, secret=True)
+    assert widget_send(client, cid, headers, "I need a human")["answer"] is None
+    assert Conversation.objects.for_business(tenant.business).get(pk=cid).state == "handoff"
+    assert [e["data"]["conversation_id"] for e in events if e["type"] == "conversation.handoff"] == [cid]
+    assert [m["role"] for m in widget_messages(client, cid, headers)] == ["customer", "system"]
+    assert alerts == [] and graph.requests == []
+
+
+def test_owner_alert_uses_any_connection_with_an_owner_and_is_sent_once(graph, alerts):
+    tenant = restaurant()
+    other = tenant.client().post("/api/v1/assistants", {"name": "Bar"}, format="json")
+    assert other.status_code == 201, other.content
+    # The only owner number is on a connection of another assistant of the business.
+    response = tenant.client().post("/api/v1/whatsapp/connections", {
+        "phone_number_id": "106540352242999", "assistant_id": other.json()["id"], "access_token": ACCESS_TOKEN,
+        "owner_whatsapp": OWNER}, format="json")
+    assert response.status_code == 201, response.content
+    client = Client()
+    cid, headers = widget_start(tenant, client)
+    widget_send(client, cid, headers, "Can I speak to the manager?")
+    [(task, args)] = alerts
+    for _ in range(2):  # a task delivered twice
+        task(*args)
+    assert len(graph.to(OWNER)) == 1
+    assert WhatsAppOutbound.objects.for_business(tenant.business).filter(purpose="owner_alert").count() == 1
+    # Another business's task arguments reach nothing.
+    rival = make_tenant("Rival Noodles")
+    assert services.owner_alert_send(business_id=rival.business.pk, conversation_id=args[1],
+                                     notice_id=args[2]) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from datetime import datetime, timedelta
 
@@ -68,6 +69,41 @@ def test_free_allowance_is_reserved_then_refused_with_402(tenant):
     now = timezone.now()
     assert resets_at > now and resets_at.day == 1 and resets_at - now < timedelta(days=32)
     assert _usage(tenant.business).messages_used == 100
+
+
+def test_quotas_are_enforced_by_default(monkeypatch):
+    from config.settings import billing as billing_settings
+
+    try:
+        monkeypatch.delenv("BILLING_ENFORCE_QUOTAS", raising=False)
+        assert importlib.reload(billing_settings).BILLING_ENFORCE_QUOTAS is True
+        monkeypatch.setenv("BILLING_ENFORCE_QUOTAS", "false")
+        assert importlib.reload(billing_settings).BILLING_ENFORCE_QUOTAS is False
+    finally:
+        monkeypatch.undo()
+        importlib.reload(billing_settings)
+
+
+def test_with_quotas_off_no_402_past_the_allowance_but_answers_still_count(tenant, settings):
+    bid = tenant.business.pk
+    assert settings.BILLING_ENFORCE_QUOTAS is True
+    Plan.objects.filter(code="free").update(messages_per_month=2)
+    services.message_quota_reserve(business_id=bid)
+    services.message_quota_reserve(business_id=bid)
+    with pytest.raises(ApplicationError):
+        services.message_quota_reserve(business_id=bid)
+
+    settings.BILLING_ENFORCE_QUOTAS = False
+    for _ in range(5):
+        services.message_quota_reserve(business_id=bid)  # no 402, and nothing reserved
+    services.message_quota_release(business_id=bid)  # nothing given back either
+    services.usage_record_answer(business_id=bid, tokens_in=10, tokens_out=3)
+    usage = _usage(tenant.business)
+    assert (usage.messages_used, usage.answers, usage.tokens_in, usage.tokens_out) == (2, 1, 10, 3)
+
+    settings.BILLING_ENFORCE_QUOTAS = True
+    with pytest.raises(ApplicationError):
+        services.message_quota_reserve(business_id=bid)
 
 
 def test_release_gives_a_failed_answer_back(tenant):

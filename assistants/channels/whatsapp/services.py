@@ -438,14 +438,19 @@ def _owner_alert(connection: WhatsAppConnection, inbound: WhatsAppInbound, conve
         return
     code = _handoff_code(connection, conversation)
     who = f"{inbound.sender_name} (+{inbound.sender})" if inbound.sender_name else f"+{inbound.sender}"
-    quoted = question if len(question) <= 1000 else question[:1000] + "…"
     if follow_up:
+        quoted = question if len(question) <= 1000 else question[:1000] + "…"
         text = f"#{code} {who} writes:\n“{quoted}”"
     else:
-        text = (f"#{code} {who} needs a person:\n“{quoted}”\n\nReply starting with #{code} (or reply to this "
-                f"message) and your answer goes to them.")
+        text = _owner_alert_text(code, who, question)
     _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.OWNER_ALERT, to=connection.owner_whatsapp,
           text=text, code=code)
+
+
+def _owner_alert_text(code: str, who: str, question: str) -> str:
+    quoted = question if len(question) <= 1000 else question[:1000] + "…"
+    return (f"#{code} {who} needs a person:\n“{quoted}”\n\nReply starting with #{code} (or reply to this "
+            f"message) and your answer goes to them.")
 
 
 def _owner_reply(connection: WhatsAppConnection, inbound: WhatsAppInbound) -> None:
@@ -474,8 +479,66 @@ def _owner_reply(connection: WhatsAppConnection, inbound: WhatsAppInbound) -> No
         _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.OWNER_HELP, to=inbound.sender,
               text=f"#{alert.handoff_code} is closed; your reply was not sent.")
         return
-    _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.STAFF, to=conversation.external_id, text=text,
-          message=staff)
+    _staff_deliver(connection, inbound, conversation, staff)
+
+
+def _staff_deliver(connection: WhatsAppConnection, inbound: WhatsAppInbound, conversation: Conversation,
+                   staff: Message) -> None:
+    """The conversation's channel decides how the owner's reply reaches the customer: a WhatsApp
+    customer gets it from the business number; a web-widget or API customer reads the staff
+    message in the conversation (the widget polls), so nothing is sent over WhatsApp (their
+    ``external_id`` is not a phone number)."""
+    if conversation.channel == Conversation.Channel.WHATSAPP:
+        _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.STAFF, to=conversation.external_id,
+              text=staff.content, message=staff)
+
+
+# --------------------------------------------------------------------------- web widget and API handoffs
+
+
+def owner_alert_connection(conversation: Conversation) -> WhatsAppConnection | None:
+    """The connection that alerts the owner about a widget or API conversation: the one of the
+    conversation's assistant if it names an owner number, else any of the business's that does."""
+    with_owner = (WhatsAppConnection.objects.for_business(conversation.business_id).exclude(owner_whatsapp="")
+                  .select_related("assistant__business"))
+    return (with_owner.filter(assistant_id=conversation.assistant_id).order_by("created_at").first()
+            or with_owner.order_by("created_at").first())
+
+
+def owner_alert_send(*, business_id, conversation_id, notice_id) -> WhatsAppOutbound | None:
+    """Alert the owner that a widget or API conversation needs a person (the task's body).
+
+    One handoff is one system notice (``notice_id``): the alert is recorded against it, under a
+    lock on it, so a task that runs twice (or twice at once) sends one alert."""
+    conversation = (Conversation.objects.for_business(business_id).select_related("assistant")
+                    .filter(pk=conversation_id).first())
+    if conversation is None or conversation.channel == Conversation.Channel.WHATSAPP:
+        return None
+    connection = owner_alert_connection(conversation)
+    if connection is None:
+        return None
+    with transaction.atomic():
+        notice = (Message.objects.for_business(business_id).select_for_update()
+                  .filter(pk=notice_id, conversation=conversation, role=Message.Role.SYSTEM).first())
+        if notice is None:
+            return None
+        existing = WhatsAppOutbound.objects.for_business(business_id).filter(
+            message=notice, purpose=WhatsAppOutbound.Purpose.OWNER_ALERT).first()
+        if existing is not None and existing.status not in (WhatsAppOutbound.Status.PENDING,
+                                                            WhatsAppOutbound.Status.FAILED):
+            return existing
+        asked = (Message.objects.for_business(business_id)
+                 .filter(conversation=conversation, role=Message.Role.CUSTOMER, created_at__lte=notice.created_at)
+                 .order_by("-created_at").first())
+        question = asked.content if asked is not None else "(no message yet: they pressed “Talk to a person”)"
+        channel = "web chat" if conversation.channel == Conversation.Channel.WIDGET else "API"
+        name = str(conversation.metadata.get("customer_name") or "")
+        who = f"{name} ({channel})" if name else ("A web chat customer" if channel == "web chat"
+                                                  else "An API customer")
+        code = existing.handoff_code if existing is not None else _handoff_code(connection, conversation)
+        return _send(connection, None, conversation, WhatsAppOutbound.Purpose.OWNER_ALERT,
+                     to=connection.owner_whatsapp, text=_owner_alert_text(code, who, question), message=notice,
+                     code=code)
 
 
 def _send(connection: WhatsAppConnection, inbound: WhatsAppInbound | None, conversation: Conversation | None,

@@ -31,3 +31,10 @@ def channel_whatsapp_inbound_task(self, business_id: str, inbound_id: str) -> No
 def channel_whatsapp_staff_task(business_id: str, message_id: str) -> None:
     """Deliver a staff message written through the API to the WhatsApp customer."""
     services.staff_message_deliver(business_id=business_id, message_id=message_id)
+
+
+@shared_task(name="assistants.tasks.channel_whatsapp_owner_alert_task", acks_late=True,
+             reject_on_worker_lost=True)
+def channel_whatsapp_owner_alert_task(business_id: str, conversation_id: str, notice_id: str) -> None:
+    """Tell the owner on WhatsApp that a web-widget or API conversation needs a person."""
+    services.owner_alert_send(business_id=business_id, conversation_id=conversation_id, notice_id=notice_id)
