@@ -55,6 +55,7 @@ from typing import Any
 
 import httpx
 
+from inference import http_errors
 from inference.chat import ChatDelta, ChatRequest, ChatResult
 from inference.errors import (
     InferenceBadRequest,
@@ -67,7 +68,6 @@ __all__ = ["ReplicaStatus", "VLLMChatBackend"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_RETRY_AFTER = 10.0
 
 
 def _chat_url(base_url: str) -> str:
@@ -435,22 +435,22 @@ class VLLMChatBackend:
         try:
             async with asyncio.timeout_at(deadline):
                 await response.aread()
-            message = _server_message(response)
+            message = http_errors.server_message(response)
         except Exception:  # the error body is a courtesy; the status says enough
             message = response.reason_phrase
         details = {"url": replica.url, "status": status, "server_message": message}
         if status == 408:
             return _Attempt(InferenceTimeout("The model server timed out the request.",
                                              details={**details, "phase": "first_token"}),
-                            retry=True, cool=False, retry_after=_retry_after(response))
+                            retry=True, cool=False, retry_after=http_errors.retry_after(response))
         if status == 429:
             return _Attempt(InferenceUnavailable("The model server is overloaded.", code="inference_overloaded",
                                                  details=details),
-                            retry=True, cool=False, retry_after=_retry_after(response))
+                            retry=True, cool=False, retry_after=http_errors.retry_after(response))
         if status >= 500:
             return _Attempt(InferenceUnavailable(f"The model server failed (HTTP {status}).",
                                                  code="inference_server_error", details=details),
-                            retry=True, cool=True, retry_after=_retry_after(response))
+                            retry=True, cool=True, retry_after=http_errors.retry_after(response))
         code = None
         if status in (401, 403):
             code = "inference_auth_failed"
@@ -633,25 +633,3 @@ def _int(usage: dict[str, Any] | None, key: str) -> int:
         return 0
 
 
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error", body.get("message", body))
-        if isinstance(error, dict):
-            return str(error.get("message", error))[:500]
-        return str(error)[:500]
-    return str(body)[:500]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or not 0 <= seconds <= _MAX_RETRY_AFTER:
-        return None
-    return seconds

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from inference import http_errors
 from inference.embedding_backends.local import minilm_token_count
 from inference.errors import (
     InferenceBadRequest,
@@ -27,7 +28,6 @@ from inference.errors import (
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = {408, 429}
-_MAX_RETRY_AFTER = 10.0
 _DIMENSION_PROBE = "dimension probe"
 
 
@@ -144,7 +144,7 @@ class OpenAIEmbedder:
                 status = response.status_code
                 if status < 400:
                     return response
-                message = _server_message(response)
+                message = http_errors.server_message(response)
                 details = {"url": self.url, "status": status, "server_message": message}
                 if status in _RETRY_STATUSES or status >= 500:
                     error = (
@@ -156,7 +156,7 @@ class OpenAIEmbedder:
                             details=details,
                         )
                     )
-                    retry_after = _retry_after(response)
+                    retry_after = http_errors.retry_after(response)
                 else:
                     raise InferenceBadRequest(
                         f"The embedding server rejected the request: {message}",
@@ -219,25 +219,3 @@ def _normalize(vector: list[float]) -> list[float]:
     return [x / norm for x in vector] if norm > 0 else vector
 
 
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(body, dict):
-        error = body.get("error", body.get("message", body))
-        if isinstance(error, dict):
-            return str(error.get("message", error))[:500]
-        return str(error)[:500]
-    return str(body)[:500]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if seconds is None or not 0 <= seconds <= _MAX_RETRY_AFTER:
-        return None
-    return seconds

@@ -211,7 +211,11 @@ def test_customer_chats_on_the_demo_site_and_reaches_a_person(live_api, browser_
 
     run(staff_reply_arrives_then_phone)
     assert browser_page.errors == []
-    assert Message.objects.for_business(tenant.business).filter(conversation=conversation).count() == 4
+    roles = list(Message.objects.for_business(tenant.business).filter(conversation=conversation)
+                 .order_by("created_at").values_list("role", flat=True))
+    # The question, its answer, the handoff notice ("someone will reply"), the question asked
+    # during the handoff (no bot answer to it) and the staff reply.
+    assert roles == ["customer", "assistant", "system", "customer", "staff"], roles
 
 
 class _SiteHandler(BaseHTTPRequestHandler):
