@@ -129,11 +129,15 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
     ORDER BY f.score DESC, c.id
     LIMIT %(k)s
     """  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        if query_vector and not exact:
+    if query_vector and not exact:
+        with transaction.atomic(), connection.cursor() as cursor:
             # SET LOCAL: only this transaction, never leaks to the pooled connection.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute("SET LOCAL hnsw.ef_search = 100")
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    else:  # one statement: no transaction of its own (two round trips fewer per question)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     return [Passage(str(r[0]), str(r[1]), r[2], r[3], float(r[4]), r[5], r[6]) for r in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.db.models import QuerySet, Sum
@@ -30,6 +31,25 @@ def assistant_chunk_count(*, assistant: Assistant) -> int:
             .aggregate(n=Sum("chunk_count"))["n"] or 0)
 
 
+# The chunk count only picks the search plan (exact up to RETRIEVAL_EXACT_MAX_CHUNKS, HNSW
+# beyond); both plans answer correctly, so a count up to a minute old is fine and saves a
+# query on every question. Per process; cleared wholesale if it ever holds too many assistants.
+_PLAN_COUNT_SECONDS = 60.0
+_plan_counts: dict[str, tuple[float, int]] = {}
+
+
+def _plan_chunk_count(assistant: Assistant) -> int:
+    key, now = str(assistant.pk), time.monotonic()
+    cached = _plan_counts.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    count = assistant_chunk_count(assistant=assistant)
+    if len(_plan_counts) > 50_000:
+        _plan_counts.clear()
+    _plan_counts[key] = (now + _PLAN_COUNT_SECONDS, count)
+    return count
+
+
 def chunks_search(*, assistant: Assistant, query: str, k: int = 5) -> list[Passage]:
     """The assistant's best passages for ``query`` (hybrid: vector + full text, RRF)."""
     embedder = providers.embedder()
@@ -39,7 +59,7 @@ def chunks_search(*, assistant: Assistant, query: str, k: int = 5) -> list[Passa
         # The embedding server is down: full text alone still answers.
         logger.warning("embedding the query failed; searching full text only", exc_info=True)
         vector = None
-    exact = assistant_chunk_count(assistant=assistant) <= settings.RETRIEVAL_EXACT_MAX_CHUNKS
+    exact = _plan_chunk_count(assistant) <= settings.RETRIEVAL_EXACT_MAX_CHUNKS
     return hybrid_search(business_id=assistant.business_id, assistant_id=assistant.pk, query=query,
                          query_vector=vector, model=embedder.model_name, language=assistant.language, k=k,
                          exact=exact)

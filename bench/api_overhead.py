@@ -52,6 +52,7 @@ def _setup_tenant() -> str:
         "from businesses.services import business_signup; from assistants.services import assistant_create;"
         "import uuid; r = business_signup(email=f'bench-{uuid.uuid4().hex}@example.com', "
         "password='a sturdy passphrase 42', business_name='Bench Bistro');"
+        "from bench._tenant import unlimited_plan; unlimited_plan(r.business.pk);"
         "[assistant_create(business=r.business, data={'name': f'Assistant {i}'}) for i in range(4)];"
         "print(r.secret_key)"
     )

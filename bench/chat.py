@@ -69,6 +69,8 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._tenant import unlimited_plan  # noqa: E402
+
 LOG_DIR = ROOT / ".cache" / "bench"
 QUESTIONS = ["Can I bring my dog?", "Do you have parking?", "Do you deliver?", "Can I book a table for a big group?"]
 FAQ = [
@@ -132,19 +134,6 @@ def _source_ready(source) -> None:
         raise SystemExit(f"the FAQ source is {source.status}: {source.error}")
 
 
-def _unlimited_plan(business_id) -> None:
-    """Put the bench business on the plan with the largest message allowance (the Free plan's
-    100 messages a month would answer 402 after the first hundred)."""
-    try:
-        from billing.models import Plan, Subscription
-    except ImportError:  # no billing app: no quotas
-        return
-    plan = Plan.objects.order_by("-overage_allowed", "-messages_per_month").first()
-    if plan is not None:
-        Subscription.objects.unscoped().update_or_create(
-            business_id=business_id, defaults={"plan": plan, "status": Subscription.Status.ACTIVE})
-
-
 def _setup_main(conversations: int, max_answer_tokens: int | None) -> None:
     """Child: a tenant with an FAQ source, ``conversations`` conversations and the prompt it builds."""
     import uuid
@@ -160,7 +149,7 @@ def _setup_main(conversations: int, max_answer_tokens: int | None) -> None:
     signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Chat Bistro")
     assistant = signup.assistant
-    _unlimited_plan(signup.business.pk)
+    unlimited_plan(signup.business.pk)
     if max_answer_tokens:
         assistant.max_answer_tokens = max_answer_tokens
         assistant.save(update_fields=["max_answer_tokens"])
@@ -591,7 +580,7 @@ def _profile_main(requests: int) -> None:
 
     signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Chat Profile")
-    _unlimited_plan(signup.business.pk)
+    unlimited_plan(signup.business.pk)
     _source_ready(source_create(assistant=signup.assistant, kind="faq", title="FAQ", pairs=FAQ))
     key = api_key_resolve(signup.secret_key)
     total = requests + 3
@@ -832,7 +821,7 @@ def _quota_micro_main(calls: int) -> None:
                              business_name="Bench Quota Micro")
     bid = signup.business.pk
     try:
-        _unlimited_plan(bid)
+        unlimited_plan(bid)
         key = api_key_resolve(signup.secret_key)
         cid = chat.conversation_start(assistant=signup.assistant, key=key)[0].pk
         plan = quota_context(business_id=bid).plan

@@ -17,6 +17,7 @@ from businesses.authentication import api_key_resolve, bearer_token
 from businesses.models import ApiKey
 from config.errors import ApplicationError, NotFoundError, error_response
 from config.ratelimit import hit as rate_limit_hit
+from config.serializers import represent
 
 
 class TenantAPIView(APIView):
@@ -44,7 +45,7 @@ class TenantAPIView(APIView):
         """One page of ``queryset`` in the contract's list shape."""
         paginator = api_settings.DEFAULT_PAGINATION_CLASS()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        return paginator.get_paginated_response(represent(serializer_class, page))
 
 
 # --------------------------------------------------------------------------- async views

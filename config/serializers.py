@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 
 class StrictSerializer(serializers.Serializer):
@@ -28,3 +32,38 @@ class StrictSerializer(serializers.Serializer):
 
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
     pass
+
+
+# --------------------------------------------------------------------------- fast reads
+# DRF builds a serializer's fields anew for every request (for a ModelSerializer: model
+# introspection and ~20 field objects), which was half the CPU of a list request
+# (docs/benchmarks.md, "API overhead"). Reading needs none of that per request: the same
+# bound fields, built once per serializer class, turn instances into the same dicts.
+
+
+@functools.cache
+def _read_plan(serializer_class: type[serializers.Serializer]) -> tuple:
+    fields = serializer_class().fields  # built once; read-only use is stateless for our fields
+    return tuple((name, field.get_attribute, field.to_representation)
+                 for name, field in fields.items() if not field.write_only)
+
+
+def represent(serializer_class: type[serializers.Serializer], instances) -> list[dict]:
+    """``serializer_class(instances, many=True).data``, without rebuilding the fields.
+
+    Only for serializers whose fields need no context (no request-built URLs); the tests
+    compare it with DRF's own output for every list endpoint.
+    """
+    plan = _read_plan(serializer_class)
+    rows = []
+    for instance in instances:
+        row = {}
+        for name, get_attribute, to_representation in plan:
+            try:
+                attribute = get_attribute(instance)
+            except SkipField:
+                continue
+            check = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            row[name] = None if check is None else to_representation(attribute)
+        rows.append(row)
+    return rows

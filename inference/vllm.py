@@ -2,11 +2,11 @@
 
 What keeps vLLM's continuous batching full and the callers safe:
 
-- **One pooled ``httpx.AsyncClient`` per process and event loop.** An httpx client is bound to
-  the loop it first ran on; ASGI views share the server's loop, while a Celery task going
-  through ``async_to_sync`` runs a fresh loop per call. Clients live in a
-  ``WeakKeyDictionary`` keyed by the loop (a closed loop's client goes with it); the
-  ``httpx.Limits`` object is shared by all of them.
+- **Pooled ``httpx.AsyncClient``s per process and event loop** (one per 16 slots, see
+  ``_POOL_SHARD``). An httpx client is bound to the loop it first ran on; ASGI views share the
+  server's loop, while a Celery task going through ``async_to_sync`` runs a fresh loop per
+  call. Clients live in a ``WeakKeyDictionary`` keyed by the loop (a closed loop's clients go
+  with it); the ``httpx.Limits`` object is shared by all of them.
 - **A concurrency cap per replica** (``max_concurrency``, matched to vLLM's
   ``--max-num-seqs``): an ``asyncio.Semaphore`` per replica per loop, so requests beyond the
   cap wait here (bounded by the total deadline) instead of queueing inside vLLM.
@@ -102,10 +102,29 @@ class _Replica:
         self.failures = 0
 
 
+# Connections per httpx client. httpcore's pool walks all of its connections (a readability
+# check of each idle socket) whenever a request starts or ends: with one pool of 256 streams that
+# walk was half of the event loop's time (docs/benchmarks.md, "Chat"). Smaller pools, each
+# request on the least busy one, keep the walk short.
+_POOL_SHARD = 16
+
+
 class _LoopState:
-    def __init__(self, client: httpx.AsyncClient, slots: list[asyncio.Semaphore]) -> None:
-        self.client = client
+    """One event loop's HTTP clients and request slots (used from that loop's thread only)."""
+
+    def __init__(self, clients: list[httpx.AsyncClient], slots: list[asyncio.Semaphore]) -> None:
+        self.clients = clients
+        self.busy = [0] * len(clients)
         self.slots = slots
+
+    def client_take(self) -> int:
+        """The least busy client (never full: the slots cap requests at the pools' total size)."""
+        index = min(range(len(self.clients)), key=self.busy.__getitem__)
+        self.busy[index] += 1
+        return index
+
+    def client_give(self, index: int) -> None:
+        self.busy[index] -= 1
 
 
 class _Attempt:
@@ -155,11 +174,12 @@ class VLLMChatBackend:
         self._headers = {"Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        # The semaphores already cap requests per replica, so the pool never makes anyone
-        # wait; its size only has to admit every slot.
+        # The semaphores already cap requests per replica, so the pools never make anyone
+        # wait; together they only have to admit every slot (_POOL_SHARD each).
         total_slots = self.max_concurrency * len(self._replicas)
-        self._limits = httpx.Limits(max_connections=total_slots, max_keepalive_connections=total_slots,
-                                    keepalive_expiry=30.0)
+        self._pools = -(-total_slots // _POOL_SHARD)
+        shard = -(-total_slots // self._pools)
+        self._limits = httpx.Limits(max_connections=shard, max_keepalive_connections=shard, keepalive_expiry=30.0)
         self._timeout = httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
                                       write=self.read_timeout, pool=self.total_timeout)
         self._lock = threading.Lock()
@@ -189,7 +209,8 @@ class VLLMChatBackend:
         with self._lock:
             state = self._loops.pop(loop, None)
         if state is not None:
-            await state.client.aclose()
+            for client in state.clients:
+                await client.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta | ChatResult]:
         body = self._body(request, stream=True)
@@ -210,14 +231,16 @@ class VLLMChatBackend:
                     replica.waiting -= 1
                 raise
             response: httpx.Response | None = None
-            lines: Any = None  # the async generator of httpx's aiter_lines()
+            chunks: Any = None  # the async generator of httpx's aiter_bytes()
             parts: list[str] = []
+            pool = state.client_take()
+            client = state.clients[pool]
             try:
                 try:
                     async with asyncio.timeout_at(deadline):
-                        response = await state.client.send(
-                            state.client.build_request("POST", replica.url, json=body,
-                                                       headers={**self._headers, "Accept": "text/event-stream"}),
+                        response = await client.send(
+                            client.build_request("POST", replica.url, json=body,
+                                                 headers={**self._headers, "Accept": "text/event-stream"}),
                             stream=True,
                         )
                 except Exception as exc:
@@ -229,33 +252,49 @@ class VLLMChatBackend:
                         finish_reason: str | None = None
                         usage: dict[str, Any] | None = None
                         done = False
-                        lines = response.aiter_lines()
+                        # Bytes as they arrive, split into lines here: one await, one deadline
+                        # and one delta per network read, whatever the number of events in it
+                        # (httpx's aiter_lines() costs an await per line, two per event).
+                        chunks = response.aiter_bytes()
+                        lines = _SSELines()
                         while not done:
                             try:
                                 async with asyncio.timeout_at(deadline):
-                                    line = await anext(lines)
+                                    data = await anext(chunks)
                             except StopAsyncIteration:
                                 break
                             except Exception as exc:
                                 failure = self._transport_failure(
                                     exc, replica, phase="read" if yielded else "first_token", yielded=yielded)
                                 break
-                            event = _parse_sse_line(line, replica.url)
-                            if event is None:
-                                continue
-                            if event is _DONE:
-                                done = True
-                                await _drain(lines, deadline)
-                                break
-                            text, reason, chunk_usage = _read_chunk(event, replica.url)
-                            if reason:
-                                finish_reason = reason
-                            if chunk_usage is not None:
-                                usage = chunk_usage
-                            if text:
+                            texts: list[str] = []
+                            malformed: InferenceError | None = None
+                            try:
+                                for line in lines.feed(data):
+                                    event = _parse_sse_line(line, replica.url)
+                                    if event is None:
+                                        continue
+                                    if event is _DONE:
+                                        done = True
+                                        break
+                                    text, reason, chunk_usage = _read_chunk(event, replica.url)
+                                    if reason:
+                                        finish_reason = reason
+                                    if chunk_usage is not None:
+                                        usage = chunk_usage
+                                    if text:
+                                        texts.append(text)
+                            except InferenceError as exc:
+                                malformed = exc
+                            if texts:  # what arrived before a malformed event is still the answer's
+                                text = "".join(texts)
                                 parts.append(text)
                                 yielded = True
                                 yield ChatDelta(text)
+                            if malformed is not None:
+                                raise malformed
+                        if done:
+                            await _drain(chunks, deadline)
                         if failure is None:
                             if not done and finish_reason is None:
                                 failure = _Attempt(
@@ -280,13 +319,14 @@ class VLLMChatBackend:
                                 return
             finally:
                 try:
-                    if lines is not None:
-                        await lines.aclose()
+                    if chunks is not None:
+                        await chunks.aclose()
                     if response is not None:
                         await response.aclose()
                 except Exception:  # noqa: S110 - the connection is dropped either way
                     pass
                 finally:
+                    state.client_give(pool)
                     self._release(state, replica)
             assert failure is not None
             if yielded:
@@ -314,14 +354,15 @@ class VLLMChatBackend:
                 with self._lock:
                     replica.waiting -= 1
                 raise
+            pool = state.client_take()
             try:
                 remaining = max(0.001, deadline - loop.time())
                 timeout = httpx.Timeout(connect=self.connect_timeout, read=remaining, write=self.read_timeout,
                                         pool=remaining)
                 try:
                     async with asyncio.timeout_at(deadline):
-                        response = await state.client.post(replica.url, json=body, headers=self._headers,
-                                                           timeout=timeout)
+                        response = await state.clients[pool].post(replica.url, json=body, headers=self._headers,
+                                                                   timeout=timeout)
                 except Exception as exc:
                     failure = self._transport_failure(exc, replica, phase="first_token")
                 else:
@@ -332,6 +373,7 @@ class VLLMChatBackend:
                         self._succeeded(replica)
                         return result
             finally:
+                state.client_give(pool)
                 self._release(state, replica)
             attempt, avoid, retry_after = self._after_failure(failure, replica, attempt)
 
@@ -544,9 +586,10 @@ class VLLMChatBackend:
         with self._lock:
             state = self._loops.get(loop)
             if state is None:
-                client = httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=self._limits)
+                clients = [httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=self._limits)
+                           for _ in range(self._pools)]
                 slots = [asyncio.Semaphore(self.max_concurrency) for _ in self._replicas]
-                state = self._loops[loop] = _LoopState(client, slots)
+                state = self._loops[loop] = _LoopState(clients, slots)
         return state
 
 
@@ -568,11 +611,33 @@ async def _drain(lines: Any, deadline: float) -> None:
 
 
 _DONE: dict[str, Any] = {}
+_MAX_LINE = 1 << 20  # a single stream line (one chunk's JSON) longer than 1 MiB is not a chat chunk
 
 
-def _parse_sse_line(line: str, url: str) -> dict[str, Any] | None:
+class _SSELines:
+    """Complete lines out of a byte stream (``\n`` or ``\r\n`` endings), the rest kept for
+    the next read. A line never ends inside a multi-byte character, so each is decoded whole."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._rest:
+            data = self._rest + data
+        *lines, self._rest = data.split(b"\n")
+        if len(self._rest) > _MAX_LINE:
+            raise InferenceUnavailable("The model server sent a stream line over 1 MiB.",
+                                       code="inference_bad_response")
+        return lines
+
+
+def _parse_sse_line(line: bytes | str, url: str) -> dict[str, Any] | None:
     """One line of the event stream: a chunk, ``_DONE``, or ``None`` for anything to skip
     (blank separators, comments, ``event:``/``id:`` fields)."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")
     line = line.strip()
     if not line.startswith("data:"):
         return None

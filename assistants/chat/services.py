@@ -168,8 +168,8 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
     """Save the customer message (committed before anything slow). With an Idempotency-Key a
     retry finds the first message instead of adding a second one."""
     with transaction.atomic():
-        locked = (Conversation.objects.for_business(conversation.business_id).select_for_update()
-                  .select_related("assistant").get(pk=conversation.pk))
+        locked = (Conversation.objects.for_business(conversation.business_id).select_for_update(of=("self",))
+                  .select_related("assistant__business").get(pk=conversation.pk))
         if idempotency_key:
             existing = (Message.objects.for_business(conversation.business_id)
                         .filter(conversation=locked, idempotency_key=idempotency_key).first())
@@ -189,14 +189,21 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
             raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
                                    status=409)
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                customer = Message.objects.unscoped().create(
-                    business_id=conversation.business_id, conversation=locked, role=Message.Role.CUSTOMER,
-                    content=content, idempotency_key=idempotency_key or None)
-        except IntegrityError as exc:  # the same key raced in from another request
-            raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
-                                   status=409, headers={"Retry-After": "2"}) from exc
+
+        def create() -> Message:
+            return Message.objects.unscoped().create(
+                business_id=conversation.business_id, conversation=locked, role=Message.Role.CUSTOMER,
+                content=content, idempotency_key=idempotency_key or None)
+
+        if idempotency_key:
+            try:
+                with transaction.atomic():  # a savepoint: only a keyed insert can collide
+                    customer = create()
+            except IntegrityError as exc:  # the same key raced in from another request
+                raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
+                                       status=409, headers={"Retry-After": "2"}) from exc
+        else:
+            customer = create()
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
             last_message_at=now, updated_at=now)
         _message_emit(customer)
@@ -241,24 +248,21 @@ class Prepared:
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
-                   history: list[ChatMessage] | None = None) -> Prepared:
+                   history: list[ChatMessage] | None = None, first_answer: bool = False) -> Prepared:
     """Reserve one message of the plan's allowance (402 when it is used up; the customer message
     stays saved), create (or reset a failed) pending answer, retrieve passages, build the prompt.
-    ``history`` replaces the stored one (the OpenAI-compatible endpoint sends its own)."""
+    ``history`` replaces the stored one (the OpenAI-compatible endpoint sends its own).
+    ``first_answer``: the customer message was just saved by this caller (not a replay), so
+    it has no answer yet and none needs locking."""
     started = time.perf_counter()
     assistant = conversation.assistant
     message_quota_reserve(business_id=conversation.business_id)
-    with transaction.atomic():
-        answer = (Message.objects.for_business(conversation.business_id).select_for_update()
-                  .filter(reply_to=customer).first())
-        if answer is None:
-            answer = Message.objects.unscoped().create(
-                business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
-                status=Message.Status.PENDING, reply_to=customer)
-        else:
-            answer.status, answer.error, answer.content = Message.Status.PENDING, "", ""
-            answer.save(update_fields=["status", "error", "content", "updated_at"])
-
+    if first_answer:
+        answer = Message.objects.unscoped().create(
+            business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
+            status=Message.Status.PENDING, reply_to=customer)
+    else:
+        answer = _answer_reset(conversation=conversation, customer=customer)
     passages = [
         PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text)
         for p in chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)
@@ -288,6 +292,20 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
                           model=assistant.model_override or None, passages=prompt.passages,
                           question=customer.content, fallback_text=fallback)
     return Prepared(answer=answer, request=request, started=started)
+
+
+def _answer_reset(*, conversation: Conversation, customer: Message) -> Message:
+    """The pending answer to ``customer``: a failed one reset, or a new one (replays)."""
+    with transaction.atomic():
+        answer = (Message.objects.for_business(conversation.business_id).select_for_update()
+                  .filter(reply_to=customer).first())
+        if answer is None:
+            return Message.objects.unscoped().create(
+                business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
+                status=Message.Status.PENDING, reply_to=customer)
+        answer.status, answer.error, answer.content = Message.Status.PENDING, "", ""
+        answer.save(update_fields=["status", "error", "content", "updated_at"])
+        return answer
 
 
 def _business_facts(business: Business, assistant: Assistant) -> str:

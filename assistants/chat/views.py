@@ -161,7 +161,8 @@ async def conversation_messages(request, key, pk):
             return _stream_static(body, sent.answer)
         return JsonResponse(body, status=200 if sent.replayed else 201)
 
-    prepared = await db(services.answer_prepare)(conversation=sent.conversation, customer=sent.customer)
+    prepared = await db(services.answer_prepare)(conversation=sent.conversation, customer=sent.customer,
+                                                 first_answer=not sent.replayed)
     events = services.answer_events(prepared)
     if streaming:
         return _stream(sent.customer, events)
@@ -249,7 +250,7 @@ def _openai_start(business, key, data: dict):
     sent = services.message_send(conversation=conversation, content=messages[-1]["content"][:8000],
                                  idempotency_key=None)
     return assistant, services.answer_prepare(conversation=sent.conversation, customer=sent.customer,
-                                              history=history)
+                                              history=history, first_answer=True)
 
 
 @async_api_view(methods=("POST",), secret_only=True)

@@ -120,7 +120,7 @@ def event_emit(*, business_id: uuid.UUID | str, type: str, data: dict) -> None:
     to it, and send each delivery once the caller's transaction commits.
 
     Never raises and never waits on the network: an error here is logged and the caller's work
-    goes on (a database error rolls back only this function's savepoint). Synchronous: async code
+    goes on (a database error while recording rolls back only this function's savepoint). Synchronous: async code
     calls it through ``sync_to_async``. Types: :data:`businesses.webhooks.events.EVENT_TYPES`.
     """
     try:
@@ -139,15 +139,15 @@ def _event_emit(*, business_id: uuid.UUID | str, type: str, data: dict) -> None:
     event_id = uuid.uuid4()
     envelope = {"id": str(event_id), "type": type, "created": int(time.time()),
                 "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder))}
+    endpoint_ids = list(
+        WebhookEndpoint.objects.for_business(business_id)
+        .filter(active=True)
+        .filter(Q(event_types=[]) | Q(event_types__contains=[type]))
+        .values_list("pk", flat=True)
+    )
+    if not endpoint_ids:  # most businesses, most events: one query, no savepoint
+        return
     with transaction.atomic():  # a savepoint when the caller has a transaction open
-        endpoint_ids = list(
-            WebhookEndpoint.objects.for_business(business_id)
-            .filter(active=True)
-            .filter(Q(event_types=[]) | Q(event_types__contains=[type]))
-            .values_list("pk", flat=True)
-        )
-        if not endpoint_ids:
-            return
         now = timezone.now()
         deliveries = WebhookDelivery.objects.unscoped().bulk_create([
             WebhookDelivery(business_id=business_id, endpoint_id=endpoint_id, event_id=event_id, event_type=type,

@@ -42,6 +42,17 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The async API views (chat streaming, /v1/chat/completions; see config/middleware.py): API-key
+# authenticated, so no sessions, CSRF, users or messages, and no sync hook that would cost a
+# thread per request. Keep it in the order of MIDDLEWARE.
+ASYNC_API_MIDDLEWARE = [
+    "config.metrics.MetricsMiddleware",
+    "assistants.channels.cors.WidgetCorsMiddleware",
+    "config.middleware.SecurityMiddleware",
+    "config.middleware.CommonMiddleware",
+    "config.middleware.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"

@@ -353,7 +353,7 @@ def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, 
         _handoff(connection, inbound, conversation, reason="customer_request", question=content)
         return
     try:
-        prepared = answer_prepare(conversation=conversation, customer=sent.customer)
+        prepared = answer_prepare(conversation=conversation, customer=sent.customer, first_answer=not sent.replayed)
     except ApplicationError as exc:
         if exc.status != 402:
             raise
