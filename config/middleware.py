@@ -1,10 +1,11 @@
 """The middleware of the async API views (chat streaming, the OpenAI-compatible endpoint).
 
 In async mode Django runs every hook of a ``MiddlewareMixin`` middleware through
-``sync_to_async(thread_sensitive=True)``, and its ASGI handler gives each request its own
-thread-sensitive context: a new thread per request and two thread hops per middleware. With
-the full browser chain (sessions, CSRF, users, messages) that was ~200 threads and about half
-of the web CPU per streamed message at 256 concurrent conversations (docs/benchmarks.md).
+``sync_to_async(thread_sensitive=True)``: a hop to the request's own thread and back, for
+each hook. With the full browser chain (sessions, CSRF, users, messages) that was 15 hops per
+streamed message, ~200 threads alive and ~60 ms of web CPU per message at 256 concurrent
+conversations; with this chain, 2 hops (Django's request signals), ~27 threads and ~40 ms
+(docs/benchmarks.md, "Chat").
 
 The async views are all API-key authenticated (no cookies, no sessions, no users), so their
 handler (``config.asgi``) loads ``settings.ASYNC_API_MIDDLEWARE``: the chain minus what only

@@ -230,3 +230,60 @@ def test_message_endpoint_errors_use_the_error_shape(live_api):
     missing = httpx.post(f"{live_api.url}/api/v1/conversations/{uuid.uuid4()}/messages", json={"content": "x"},
                          headers=_h(tenant.secret_key))
     assert missing.status_code == 404
+
+
+def test_async_endpoints_run_the_api_middleware_chain(live_api):
+    """The async views' own handler (config/middleware.py): security headers and metrics as
+    everywhere, no session or CSRF cookies, and the chain's hooks on the event loop."""
+    from django.conf import settings
+
+    from config.asgi import async_api
+    from config.middleware import _InlineHooks
+
+    tenant = make_tenant("Golden Dragon")
+    conversation = _start(live_api, tenant)
+    response = _send(live_api, tenant.secret_key, conversation["id"], "Hello?")
+    assert response.status_code == 201, response.text
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "set-cookie" not in response.headers
+    listed = httpx.get(f"{live_api.url}/api/v1/conversations/{conversation['id']}/messages",
+                       headers=_h(tenant.secret_key))
+    assert listed.status_code == 200 and listed.headers["X-Frame-Options"] == "DENY"
+    # Every middleware of the chain is async-native or runs its hooks inline: none would be
+    # adapted through sync_to_async (a new thread per request under Django's ASGI handler).
+    chain, handler = [], async_api._middleware_chain
+    while hasattr(handler, "__wrapped__"):  # convert_exception_to_response(middleware)
+        middleware = handler.__wrapped__
+        if not hasattr(middleware, "get_response"):
+            break
+        chain.append(type(middleware))
+        handler = middleware.get_response
+    assert len(chain) == len(settings.ASYNC_API_MIDDLEWARE)
+    assert all(getattr(cls, "async_capable", False) for cls in chain)
+    assert all(issubclass(cls, _InlineHooks) for cls in chain if cls.__module__.startswith("django."))
+    assert not any("session" in cls.__name__.lower() or "csrf" in cls.__name__.lower() for cls in chain)
+
+
+def test_async_requests_hop_threads_only_for_django_signals(live_api, monkeypatch):
+    """Under Django's ASGI handler each hook of a sync middleware runs through
+    ``sync_to_async(thread_sensitive=True)``: a hop to the request's own thread, twice per
+    middleware. The API chain leaves only Django's request_started/request_finished signals."""
+    from asgiref.sync import SyncToAsync
+
+    tenant = make_tenant("Golden Dragon")
+    conversation = _start(live_api, tenant)
+    assert _send(live_api, tenant.secret_key, conversation["id"], "Hello?").status_code == 201
+    hops = []
+    original = SyncToAsync.__call__
+
+    def counting_call(self, *args, **kwargs):
+        if self._thread_sensitive:
+            hops.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    for _ in range(5):
+        response = _send(live_api, tenant.secret_key, conversation["id"], "Hello?", Accept="text/event-stream")
+        assert response.status_code == 200 and _events(response)[-1][0] == "done"
+    assert len(hops) <= 5 * 2, hops
