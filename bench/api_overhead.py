@@ -6,6 +6,7 @@ business with a few assistants, then drives 64 keep-alive clients at each path
 in the same run and prints one table.
 
     .venv/bin/python bench/api_overhead.py [--server asgi|django-asgi|wsgi|all] [--seconds 10] [--workers 2]
+    .venv/bin/python bench/api_overhead.py --in-process 2000   # CPU per request, no server, no network
 """
 
 from __future__ import annotations
@@ -75,15 +76,54 @@ def _serve(kind: str, port: int, workers: int) -> subprocess.Popen:
     raise RuntimeError(f"{kind} server did not start")
 
 
+def _in_process(key: str, requests: int) -> None:
+    """CPU per request through Django's WSGI handler in this process (no server, no sockets)."""
+    import io
+
+    os.environ.update(_env())
+    import django
+
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+
+    def call(path: str) -> None:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+                   "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}",
+                   "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http"}
+        status = []
+        b"".join(app(environ, lambda s, h, *a: status.append(s)))
+        if not status[0].startswith("200"):
+            raise SystemExit(f"{path}: {status[0]}")
+
+    print(f"\nIn-process, Django's WSGI handler, {requests} requests each (after {requests // 10} warm-ups):")
+    print(f"{'endpoint':<24} {'CPU ms/req':>11} {'wall ms/req':>12}")
+    for path in ("/healthz", "/api/v1/assistants"):
+        for _ in range(requests // 10):
+            call(path)
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(requests):
+            call(path)
+        print(f"GET {path:<20} {(time.process_time() - cpu) * 1000 / requests:>11.3f} "
+              f"{(time.perf_counter() - wall) * 1000 / requests:>12.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", choices=[*SERVERS, "all"], default="all")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="instead of serving: N requests per endpoint through Django in this process")
     args = parser.parse_args()
 
     key = _setup_tenant()
+    if args.in_process:
+        _in_process(key, args.in_process)
+        return
     rows = []
     for kind in (list(SERVERS) if args.server == "all" else [args.server]):
         port = _free_port()

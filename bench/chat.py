@@ -264,6 +264,7 @@ class Sample:
     total: float
     deltas: int
     status: int = 200
+    why: str = ""  # for a failed sample: "error event", "no end", "no text" or "HTTP <status>"
 
 
 @dataclass
@@ -385,8 +386,9 @@ async def _read_response(reader: asyncio.StreamReader, frontdesk: bool, started:
     else:
         feed(await reader.read())
         close = True
-    sample = Sample(ok=done and not failed and deltas > 0, ttft=ttft, total=time.perf_counter() - started,
-                    deltas=deltas, status=status)
+    why = (f"HTTP {status}" if status != 200 else "error event" if failed else "no end" if not done
+           else "no text" if not deltas else "")
+    sample = Sample(ok=not why, ttft=ttft, total=time.perf_counter() - started, deltas=deltas, status=status, why=why)
     if close:
         raise _Closed(sample)
     return sample
@@ -411,7 +413,8 @@ async def _client(target: Target, requests: list[bytes], out: list[Sample]) -> N
         except _Closed as closed:
             out.append(closed.sample)
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-            out.append(Sample(ok=False, ttft=None, total=time.perf_counter() - started, deltas=0, status=0))
+            out.append(Sample(ok=False, ttft=None, total=time.perf_counter() - started, deltas=0, status=0,
+                              why=type(exc).__name__))
             print(f"  stream failed: {exc!r}", file=sys.stderr)
         finally:
             if writer is not None:
@@ -436,10 +439,10 @@ def _measure(server: str, path: str, target: Target, concurrency: int, per_clien
     cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     cpu["load generator"] = time.process_time() - load_before
     result = Result(server, path, concurrency, seconds, samples, cpu, quotas)
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
     for s in samples:
         if not s.ok:
-            statuses[s.status] = statuses.get(s.status, 0) + 1
+            statuses[s.why] = statuses.get(s.why, 0) + 1
     print(f"  {server:<8} N={concurrency:<4} {result.label:<14} {len(result.ok):>5} ok in {seconds:6.2f} s  "
           f"{result.rate:7.1f} msg/s  ttft p50 {result.ttft(50):7.1f} ms  p99 {result.ttft(99):7.1f} ms"
           + (f"  failed: {statuses}" if statuses else ""), flush=True)

@@ -508,8 +508,10 @@ class VLLMChatBackend:
         if not failure.retry or attempt >= self.max_retries:
             raise failure.error
         attempt += 1
-        logger.warning("vLLM request to %s failed (%s), retry %d/%d", replica.base_url, failure.error.code,
-                       attempt, self.max_retries)
+        details = failure.error.details or {}
+        why = ", ".join(f"{k}={details[k]}" for k in ("phase", "status", "reason") if k in details)
+        logger.warning("vLLM request to %s failed (%s%s), retry %d/%d", replica.base_url, failure.error.code,
+                       f": {why}" if why else "", attempt, self.max_retries)
         return attempt, replica, failure.retry_after
 
     # -- replicas, slots, backoff -------------------------------------------------------------

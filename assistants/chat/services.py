@@ -257,12 +257,17 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     started = time.perf_counter()
     assistant = conversation.assistant
     message_quota_reserve(business_id=conversation.business_id)
-    if first_answer:
-        answer = Message.objects.unscoped().create(
-            business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
-            status=Message.Status.PENDING, reply_to=customer)
-    else:
-        answer = _answer_reset(conversation=conversation, customer=customer)
+    try:
+        if first_answer:
+            answer = Message.objects.unscoped().create(
+                business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
+                status=Message.Status.PENDING, reply_to=customer)
+        else:
+            answer = _answer_reset(conversation=conversation, customer=customer)
+    except IntegrityError as exc:  # a retry with the same Idempotency-Key got there first
+        message_quota_release(business_id=conversation.business_id)
+        raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
+                               status=409, headers={"Retry-After": "2"}) from exc
     passages = [
         PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text)
         for p in chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)

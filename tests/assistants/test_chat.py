@@ -287,3 +287,23 @@ def test_async_requests_hop_threads_only_for_django_signals(live_api, monkeypatc
         response = _send(live_api, tenant.secret_key, conversation["id"], "Hello?", Accept="text/event-stream")
         assert response.status_code == 200 and _events(response)[-1][0] == "done"
     assert len(hops) <= 5 * 2, hops
+
+
+def test_a_second_answer_to_one_message_is_409_and_gives_the_allowance_back():
+    """A retry that races the first request to create the answer (same customer message) gets
+    409 answer_in_progress, never a 500, and does not use a second message of the plan."""
+    from assistants.chat import services as chat
+    from billing.models import UsagePeriod
+    from businesses.authentication import api_key_resolve
+    from config.errors import ApplicationError
+
+    tenant = make_tenant("Golden Dragon")
+    conversation, _ = chat.conversation_start(assistant=tenant.assistant, key=api_key_resolve(tenant.secret_key))
+    sent = chat.message_send(conversation=conversation, content="Hello?", idempotency_key="k1")
+    chat.answer_prepare(conversation=sent.conversation, customer=sent.customer, first_answer=True)
+    used = UsagePeriod.objects.for_business(tenant.business).get().messages_used
+    with pytest.raises(ApplicationError) as info:
+        chat.answer_prepare(conversation=sent.conversation, customer=sent.customer, first_answer=True)
+    assert (info.value.code, info.value.status) == ("answer_in_progress", 409)
+    assert UsagePeriod.objects.for_business(tenant.business).get().messages_used == used
+    assert Message.objects.for_business(tenant.business).filter(role="assistant").count() == 1

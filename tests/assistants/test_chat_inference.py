@@ -239,6 +239,12 @@ def test_real_vllm_answers_and_streams(live_api, real_vllm):
 @pytest.mark.slow
 def test_real_vllm_batches_32_concurrent_conversations(live_api, real_vllm, vllm_server):
     tenant = real_vllm
+    # Answers long enough that the 32 conversations overlap at the model server: their key
+    # checks, retrieval and writes share this one test process (and its GIL) with the client,
+    # so they reach vLLM spread over most of a second; 24-token answers (~50 ms each) were often
+    # done before the next one arrived. The prompt budget (560) still fits vLLM's 1,024.
+    tenant.assistant.max_answer_tokens = 300
+    tenant.assistant.save(update_fields=["max_answer_tokens"])
     conversations = [_conversation(live_api, tenant) for _ in range(32)]
     peak = {"running": 0.0}
     stop = threading.Event()
