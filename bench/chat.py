@@ -159,7 +159,7 @@ def _setup_main(conversations: int, max_answer_tokens: int | None) -> None:
     # The prompt Frontdesk sends for the first question, for the direct requests.
     probe, _ = chat.conversation_start(assistant=assistant, key=key)
     sent = chat.message_send(conversation=probe, content=QUESTIONS[0], idempotency_key=None)
-    prepared = chat.answer_prepare(conversation=sent.conversation, customer=sent.customer)
+    prepared = chat.answer_prepare(conversation=sent.conversation, customer=sent.customer, first_answer=True)
     messages = [{"role": m.role, "content": m.content} for m in prepared.request.messages]
     print(json.dumps({"key": signup.secret_key, "business_id": str(signup.business.pk), "conversations": ids,
                       "messages": messages, "max_tokens": prepared.request.max_tokens,
@@ -642,7 +642,7 @@ def _profile_main(requests: int) -> None:
         sent = await step("save the customer message", chat.message_send)(
             conversation=conversation, content=question, idempotency_key=None)
         prepared = await step("answer_prepare", chat.answer_prepare)(
-            conversation=sent.conversation, customer=sent.customer)
+            conversation=sent.conversation, customer=sent.customer, first_answer=True)
         t1 = time.perf_counter()
         record("total before the model request", t1 - t0)
         first = None
@@ -738,7 +738,7 @@ def _profile_main(requests: int) -> None:
         sent = chat.message_send(conversation=conversation, content=QUESTIONS[i % len(QUESTIONS)],
                                  idempotency_key=None)
         profiler.enable()
-        chat.answer_prepare(conversation=sent.conversation, customer=sent.customer)
+        chat.answer_prepare(conversation=sent.conversation, customer=sent.customer, first_answer=True)
         profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(14)
