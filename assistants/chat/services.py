@@ -28,6 +28,7 @@ from django.utils import timezone
 from assistants.channels.whatsapp.intent import asks_for_person
 from assistants.models import Assistant, Conversation, Message
 from assistants.selectors import chunks_search
+from billing.selectors import QuotaContext
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
 from businesses.models import ApiKey, Business
 from businesses.webhooks.services import event_emit
@@ -245,6 +246,7 @@ class Prepared:
     answer: Message
     request: ChatRequest
     started: float
+    quota: QuotaContext | None = None  # the plan period the customer message was reserved in
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
@@ -256,7 +258,7 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     it has no answer yet and none needs locking."""
     started = time.perf_counter()
     assistant = conversation.assistant
-    message_quota_reserve(business_id=conversation.business_id)
+    quota = message_quota_reserve(business_id=conversation.business_id)
     try:
         if first_answer:
             answer = Message.objects.unscoped().create(
@@ -296,7 +298,7 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     request = ChatRequest(messages=prompt.messages, max_tokens=max_answer, temperature=assistant.temperature,
                           model=assistant.model_override or None, passages=prompt.passages,
                           question=customer.content, fallback_text=fallback)
-    return Prepared(answer=answer, request=request, started=started)
+    return Prepared(answer=answer, request=request, started=started, quota=quota)
 
 
 def _answer_reset(*, conversation: Conversation, customer: Message) -> Message:
@@ -324,7 +326,8 @@ def _business_facts(business: Business, assistant: Assistant) -> str:
     return "\n".join(facts)
 
 
-def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float) -> Message:
+def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float,
+                    quota: QuotaContext | None = None) -> Message:
     seen: set[str] = set()
     citations = []
     for ref in result.cited:
@@ -338,7 +341,8 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
     answer.latency_ms = int((time.perf_counter() - started) * 1000)
     answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "tokens_in",
                                "tokens_out", "latency_ms", "updated_at"])
-    usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out)
+    usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
+                        ctx=quota)
     _message_emit(answer)
     if not citations:
         _handoff_unanswered(answer)
@@ -401,7 +405,7 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
                 raise InferenceError("The model server ended the answer without a result.",
                                      code="inference_bad_response")
             saved = await db(answer_complete)(answer=prepared.answer, text="".join(parts), result=result,
-                                              started=prepared.started)
+                                              started=prepared.started, quota=prepared.quota)
             queue.put_nowait(Done(saved, result.finish_reason))
         except InferenceError as exc:
             saved = await db(answer_fail)(answer=prepared.answer, error=f"{exc.code}: {exc.message}",

@@ -50,15 +50,16 @@ def _usage_row_ensure(ctx: QuotaContext, *, business_id) -> None:
     )
 
 
-def message_quota_reserve(*, business_id) -> None:
+def message_quota_reserve(*, business_id) -> QuotaContext | None:
     """Reserve one customer message of this period's allowance, or raise 402 ``quota_exceeded``.
 
     Plans with overage never refuse: the message is counted and the part beyond the allowance
     is reported to Stripe's meter (``usage_report``). Nothing at all (no query, no 402) while
-    ``BILLING_ENFORCE_QUOTAS`` is off.
+    ``BILLING_ENFORCE_QUOTAS`` is off. Returns the plan and period it reserved in (None when
+    off), for ``usage_record_answer`` to count the answer in the same period.
     """
     if not settings.BILLING_ENFORCE_QUOTAS:
-        return
+        return None
     ctx = quota_context(business_id=business_id)
     plan = ctx.plan
     limit = plan.messages_per_month
@@ -69,7 +70,7 @@ def message_quota_reserve(*, business_id) -> None:
                 "limit": limit, "overage": plan.overage_allowed,
             })
             if cursor.fetchone() is not None:
-                return
+                return ctx
     raise _quota_exceeded(
         "messages",
         f"This business has used all {limit} customer messages its {plan.name} plan includes this period; "
@@ -95,9 +96,10 @@ def message_quota_release(*, business_id) -> None:
     ).update(messages_used=F("messages_used") - 1, updated_at=timezone.now())
 
 
-def usage_record_answer(*, business_id, tokens_in: int, tokens_out: int) -> None:
-    """Count one answer and its tokens in the current period."""
-    ctx = quota_context(business_id=business_id)
+def usage_record_answer(*, business_id, tokens_in: int, tokens_out: int, ctx: QuotaContext | None = None) -> None:
+    """Count one answer and its tokens in the current period, or in ``ctx``'s (the period its
+    customer message was reserved in, as ``message_quota_reserve`` returned it)."""
+    ctx = ctx or quota_context(business_id=business_id)
     rows = UsagePeriod.objects.for_business(business_id).filter(period_start=ctx.period_start)
     updated = rows.update(answers=F("answers") + 1, tokens_in=F("tokens_in") + max(0, int(tokens_in)),
                           tokens_out=F("tokens_out") + max(0, int(tokens_out)), updated_at=timezone.now())
