@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 
@@ -246,16 +245,6 @@ def test_real_vllm_batches_32_concurrent_conversations(live_api, real_vllm, vllm
     tenant.assistant.max_answer_tokens = 300
     tenant.assistant.save(update_fields=["max_answer_tokens"])
     conversations = [_conversation(live_api, tenant) for _ in range(32)]
-    peak = {"running": 0.0}
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            peak["running"] = max(peak["running"], vllm_server.metrics().get("vllm:num_requests_running", 0))
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
 
     async def send_all():
         async with httpx.AsyncClient(timeout=120) as client:
@@ -264,11 +253,8 @@ def test_real_vllm_batches_32_concurrent_conversations(live_api, real_vllm, vllm
                             json={"content": f"Question {i}: can I bring my dog?"}, headers=_h(tenant))
                 for i, cid in enumerate(conversations)))
 
-    try:
+    with vllm_server.peak_running() as peak:
         responses = asyncio.run(send_all())
-    finally:
-        stop.set()
-        watcher.join()
     assert [r.status_code for r in responses] == [201] * 32, [r.text[:200] for r in responses if r.status_code != 201]
     assert all(r.json()["answer"]["status"] == "complete" for r in responses)
     assert peak["running"] >= 8, peak  # many conversations were in the model server's batch at once
