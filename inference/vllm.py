@@ -224,12 +224,7 @@ class VLLMChatBackend:
             replica = await self._choose(avoid, attempt, retry_after, deadline)
             failure: _Attempt | None = None
             yielded = False
-            try:
-                await self._acquire(state, replica, deadline)
-            except BaseException:
-                with self._lock:
-                    replica.waiting -= 1
-                raise
+            await self._acquire(state, replica, deadline)
             response: httpx.Response | None = None
             chunks: Any = None  # the async generator of httpx's aiter_bytes()
             parts: list[str] = []
@@ -348,12 +343,7 @@ class VLLMChatBackend:
         retry_after: float | None = None
         while True:
             replica = await self._choose(avoid, attempt, retry_after, deadline)
-            try:
-                await self._acquire(state, replica, deadline)
-            except BaseException:
-                with self._lock:
-                    replica.waiting -= 1
-                raise
+            await self._acquire(state, replica, deadline)
             pool = state.client_take()
             try:
                 remaining = max(0.001, deadline - loop.time())
@@ -550,11 +540,17 @@ class VLLMChatBackend:
         return replica
 
     async def _acquire(self, state: _LoopState, replica: _Replica, deadline: float) -> None:
+        """Wait for a slot of ``replica``: counted in flight from then on, or no longer counted
+        as waiting there if the wait fails (deadline, cancellation)."""
         slot = state.slots[replica.index]
         try:
             async with asyncio.timeout_at(deadline):
                 await slot.acquire()
-        except TimeoutError:
+        except BaseException as exc:
+            with self._lock:
+                replica.waiting -= 1
+            if not isinstance(exc, TimeoutError):
+                raise
             raise InferenceTimeout(
                 f"All {self.max_concurrency} request slots of the model server stayed busy for "
                 f"{self.total_timeout:g} s.",
