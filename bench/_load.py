@@ -1,7 +1,9 @@
-"""A small closed-loop HTTP/1.1 load generator on asyncio streams (keep-alive).
+"""A small closed-loop HTTP/1.1 load generator (keep-alive), on uvloop with asyncio protocols.
 
-Lighter than an HTTP client library, so on a 2-core machine most of the CPU is
-left to the server under test. Used by the bench/ scripts.
+It shares the 2 cores with the server under test, so it is built to cost little per
+request: one protocol object per client, no per-line awaits, the response parsed from the
+bytes received in one pass (Content-Length or chunked). It reports its own CPU per request
+so a benchmark can tell the server's cost from the client's (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvloop
 
 
 @dataclass
@@ -19,6 +24,8 @@ class LoadResult:
     errors: int
     seconds: float
     latencies: list[float]
+    client_cpu: float = 0.0  # seconds of this process's CPU during the measured run
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds of other processes' CPU, by name
 
     @property
     def rps(self) -> float:
@@ -32,70 +39,143 @@ class LoadResult:
     def p50(self) -> float:
         return statistics.median(self.latencies) * 1000
 
+    @property
+    def client_cpu_ms(self) -> float:
+        return self.client_cpu * 1000 / max(1, self.requests)
 
-async def _client(host: str, port: int, request: bytes, deadline: float, out: list[float], errors: list[int],
-                  statuses: dict[int, int]) -> None:
-    reader = writer = None
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            if writer is None:
-                # Servers without keep-alive (gunicorn sync workers) close after each
-                # response: reconnecting is part of what a client pays there.
-                reader, writer = await asyncio.open_connection(host, port)
-            writer.write(request)
-            status_line = await reader.readline()
-            length, chunked, close = 0, False, False
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-                elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
-                    chunked = True
-                elif name.lower() == b"connection" and b"close" in value.lower():
-                    close = True
-            if chunked:
-                while True:
-                    size = int((await reader.readline()).strip(), 16)
-                    await reader.readexactly(size + 2)
-                    if size == 0:
-                        break
-            elif length:
-                await reader.readexactly(length)
-            out.append(time.perf_counter() - started)
-            status = int(status_line.split()[1]) if status_line else 0
-            statuses[status] = statuses.get(status, 0) + 1
-            if status != 200:
-                errors[0] += 1
-            if close or not status_line:
-                writer.close()
-                reader = writer = None
-    finally:
-        if writer is not None:
-            writer.close()
+    def cpu_ms(self, name: str) -> float:
+        """ms of ``name``'s CPU per request."""
+        return self.cpu.get(name, 0.0) * 1000 / max(1, self.requests)
+
+
+def _response_end(buf: bytearray) -> tuple[int, int, bool] | None:
+    """(bytes the first response takes, its status, server closes) or None if incomplete."""
+    head_end = buf.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    head = bytes(buf[:head_end]).lower()
+    status = int(head[9:12])
+    close = b"\r\nconnection: close" in head
+    start = head_end + 4
+    at = head.find(b"\r\ncontent-length:")
+    if at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        end = start + int(head[at + 17:stop if stop >= 0 else None])
+        return (end, status, close) if len(buf) >= end else None
+    if b"\r\ntransfer-encoding: chunked" in head:
+        pos = start
+        while True:
+            line_end = buf.find(b"\r\n", pos)
+            if line_end < 0:
+                return None
+            size = int(bytes(buf[pos:line_end]).split(b";")[0], 16)
+            pos = line_end + 2 + size + 2
+            if len(buf) < pos:
+                return None
+            if size == 0:
+                return pos, status, close
+    return start, status, close
+
+
+class _Client(asyncio.Protocol):
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.started = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.send()
+
+    def send(self) -> None:
+        if time.perf_counter() >= self.run.deadline:
+            self.transport.close()
+            return
+        self.started = time.perf_counter()
+        self.transport.write(self.run.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        done = _response_end(self.buf)
+        if done is None:
+            return
+        end, status, close = done
+        del self.buf[:end]
+        self.run.record(time.perf_counter() - self.started, status)
+        if close:
+            # Servers without keep-alive (gunicorn sync workers) close after each
+            # response: reconnecting is part of what a client pays there.
+            self.transport.close()
+            self.run.reconnect()
+        else:
+            self.send()
+
+    def connection_lost(self, exc) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self.run.lost(self)
+
+
+class _Run:
+    def __init__(self, host: str, port: int, request: bytes, seconds: float, concurrency: int) -> None:
+        self.host, self.port, self.request = host, port, request
+        self.deadline = time.perf_counter() + seconds
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.errors = 0
+        self.open = concurrency
+        self.done = asyncio.get_running_loop().create_future()
+        self.pending = 0
+
+    def record(self, latency: float, status: int) -> None:
+        self.latencies.append(latency)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status != 200:
+            self.errors += 1
+
+    def reconnect(self) -> None:
+        self.open += 1  # the closed connection's connection_lost will take one off
+        asyncio.get_running_loop().create_task(self.connect())
+
+    async def connect(self) -> None:
+        if time.perf_counter() >= self.deadline:
+            self.open -= 1
+            self._maybe_done()
+            return
+        await asyncio.get_running_loop().create_connection(lambda: _Client(self), self.host, self.port)
+
+    def lost(self, client: _Client) -> None:
+        self.open -= 1
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        if self.open <= 0 and not self.done.done():
+            self.done.set_result(None)
 
 
 async def _run(host: str, port: int, path: str, headers: dict[str, str], concurrency: int,
-               seconds: float) -> tuple[list[float], int, dict[int, int], float]:
+               seconds: float) -> tuple[_Run, float]:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}\r\n".encode()
-    latencies: list[float] = []
-    errors = [0]
-    statuses: dict[int, int] = {}
     started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(_client(host, port, request, deadline, latencies, errors, statuses)
-                           for _ in range(concurrency)))
-    return latencies, errors[0], statuses, time.perf_counter() - started
+    run = _Run(host, port, request, seconds, concurrency)
+    for _ in range(concurrency):
+        await run.connect()
+    await run.done
+    return run, time.perf_counter() - started
 
 
 def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, str] | None = None,
-             concurrency: int = 64, seconds: float = 10.0, warmup: float = 2.0) -> LoadResult:
-    asyncio.run(_run(host, port, path, headers or {}, concurrency, warmup))
-    latencies, errors, statuses, elapsed = asyncio.run(_run(host, port, path, headers or {}, concurrency, seconds))
-    if errors:
-        print(f"  {name}: {errors} non-200 responses: {statuses}")
-    return LoadResult(name, len(latencies), errors, elapsed, latencies)
+             concurrency: int = 64, seconds: float = 10.0, warmup: float = 2.0,
+             cpu_readers: dict[str, Callable[[], float]] | None = None) -> LoadResult:
+    """``cpu_readers``: by name, functions that read a process's CPU seconds so far (bench/_cpu.py),
+    to charge the measured run's CPU per request."""
+    readers = cpu_readers or {}
+    uvloop.run(_run(host, port, path, headers or {}, concurrency, warmup))
+    cpu, before = time.process_time(), {name: read() for name, read in readers.items()}
+    run, elapsed = uvloop.run(_run(host, port, path, headers or {}, concurrency, seconds))
+    cpu, others = time.process_time() - cpu, {name: read() - before[name] for name, read in readers.items()}
+    if run.errors:
+        print(f"  {name}: {run.errors} non-200 responses: {run.statuses}")
+    return LoadResult(name, len(run.latencies), run.errors, elapsed, run.latencies, cpu, others)

@@ -12,6 +12,7 @@ in the same run and prints one table.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._cpu import cpu_seconds, pid_by_name, postmaster_pid  # noqa: E402
 from bench._load import run_load  # noqa: E402
 
 SERVERS = {
@@ -77,18 +79,17 @@ def _serve(kind: str, port: int, workers: int) -> subprocess.Popen:
 
 
 def _in_process(key: str, requests: int) -> None:
-    """CPU per request through Django's WSGI handler in this process (no server, no sockets)."""
+    """CPU per request through the server's Django WSGI handlers in this process (no server, no sockets)."""
     import io
 
     os.environ.update(_env())
     import django
 
     django.setup()
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
+    from config import asgi  # the WSGI handlers the server runs sync views on, per path
 
     def call(path: str) -> None:
+        app = asgi.api_wsgi.app if path.startswith("/api/v1/") else asgi.django_wsgi.app
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
                    "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
                    "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}",
@@ -98,7 +99,8 @@ def _in_process(key: str, requests: int) -> None:
         if not status[0].startswith("200"):
             raise SystemExit(f"{path}: {status[0]}")
 
-    print(f"\nIn-process, Django's WSGI handler, {requests} requests each (after {requests // 10} warm-ups):")
+    print(f"\nIn-process, the server's Django WSGI handlers, {requests} requests each "
+          f"(after {requests // 10} warm-ups):")
     print(f"{'endpoint':<24} {'CPU ms/req':>11} {'wall ms/req':>12}")
     for path in ("/healthz", "/api/v1/assistants"):
         for _ in range(requests // 10):
@@ -114,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", choices=[*SERVERS, "all"], default="all")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
@@ -133,7 +136,10 @@ def main() -> None:
                                         ("GET /api/v1/assistants", "/api/v1/assistants",
                                          {"Authorization": f"Bearer {key}"})]:
                 result = run_load(name=name, host="127.0.0.1", port=port, path=path, headers=headers,
-                                  concurrency=args.concurrency, seconds=args.seconds)
+                                  concurrency=args.concurrency, seconds=args.seconds, warmup=args.warmup,
+                                  cpu_readers={"server": functools.partial(cpu_seconds, proc.pid),
+                                               "postgres": functools.partial(cpu_seconds, postmaster_pid()),
+                                               "redis": functools.partial(cpu_seconds, pid_by_name("redis-server"))})
                 rows.append((kind, result))
         finally:
             proc.terminate()
@@ -141,12 +147,16 @@ def main() -> None:
 
     print(f"\n{args.concurrency} concurrent keep-alive clients, {args.seconds:.0f} s per row, "
           f"{args.workers} workers, {os.cpu_count()} cores")
-    print(f"{'server':<11} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs healthz':>11}")
+    print("CPU columns: ms of CPU per request, read from /proc: the server (all its processes and threads), "
+          "PostgreSQL (the development database's backends), Redis, and the load generator")
+    print(f"{'server':<11} {'endpoint':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs healthz':>11} "
+          f"{'server CPU':>11} {'pg CPU':>7} {'redis CPU':>10} {'client CPU':>11}")
     base: dict[str, float] = {}
     for kind, r in rows:
         base.setdefault(kind, r.rps)
         print(f"{kind:<11} {r.name:<24} {r.rps:>8.0f} {r.p50:>8.1f} {r.pct(99):>8.1f} {r.errors:>7} "
-              f"{r.rps / base[kind]:>10.2f}x")
+              f"{r.rps / base[kind]:>10.2f}x {r.cpu_ms('server'):>11.3f} {r.cpu_ms('postgres'):>7.3f} "
+              f"{r.cpu_ms('redis'):>10.3f} {r.client_cpu_ms:>11.3f}")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._cpu import cpu_seconds, postmaster_pid  # noqa: E402
 from bench._tenant import unlimited_plan  # noqa: E402
 
 LOG_DIR = ROOT / ".cache" / "bench"
@@ -86,7 +87,6 @@ REPLY_WORDS = ("Dogs are welcome on our terrace but not inside the dining room a
                "behind the restaurant with the entrance on Mill Lane").split()
 # vLLM's tiny model has a 1,024-token context (tests/inference/vllm_support.py); the tests use 560.
 VLLM_CONTEXT_TOKENS = 560
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -196,62 +196,6 @@ def _standin_main(tokens_per_second: float, reply_tokens: int) -> None:
     print(server.base_url, flush=True)
     sys.stdin.read()
     server.stop()
-
-
-# --------------------------------------------------------------------------- CPU accounting
-
-
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return pids
-
-
-def _db_backends(postmaster: int, database: str) -> list[int]:
-    """PostgreSQL backends serving ``database`` (the server is shared with test runs)."""
-    pids = []
-    for p in _tree(postmaster)[1:]:
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                title = f.read().replace(b"\0", b" ").split()
-        except OSError:
-            continue
-        if len(title) >= 3 and title[0] == b"postgres:" and title[2] == database.encode():
-            pids.append(p)
-    return pids
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process and its descendants (children that already exited are not
-    counted, which is fine for long-lived servers). For the PostgreSQL postmaster: only the
-    backends of the development database."""
-    if not pid:
-        return 0.0
-    total = 0
-    pids = _db_backends(pid, "frontdesk") if pid == _postmaster_pid() else _tree(pid)
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total / CLK_TCK
-
-
-def _postmaster_pid() -> int | None:
-    try:
-        return int((ROOT / ".data" / "pg" / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 # --------------------------------------------------------------------------- load generator
@@ -433,10 +377,10 @@ async def _wave(target: Target, concurrency: int, per_client: int) -> tuple[list
 def _measure(server: str, path: str, target: Target, concurrency: int, per_client: int,
              pids: dict[str, int | None], quotas: str = "") -> Result:
     asyncio.run(_wave(target, concurrency, 1))  # warm-up: connections, lazy loading, caches
-    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     load_before = time.process_time()
     samples, seconds = asyncio.run(_wave(target, concurrency, per_client))
-    cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     cpu["load generator"] = time.process_time() - load_before
     result = Result(server, path, concurrency, seconds, samples, cpu, quotas)
     statuses: dict[str, int] = {}
@@ -537,7 +481,7 @@ def _bench_server(name: str, base_url: str, model: str, capacity: int, context_t
         results = []
         for n in levels:
             per_client = _plan(n, args.rounds, args.min_messages)
-            pids = {"web": None, "model server": model_pid, "postgres": _postmaster_pid()}
+            pids = {"web": None, "model server": model_pid, "postgres": postmaster_pid()}
             direct = Target(url.hostname, url.port, False, [direct_request] * (n * (per_client + 1)))
             results.append(_measure(name, "direct", direct, n, per_client, pids))
             parts: dict[str, list[Result]] = {setting: [] for setting in quotas}

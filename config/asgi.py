@@ -5,10 +5,12 @@ per-request thread context, which made the plain REST endpoints about 3x slower 
 gunicorn's sync workers. Streaming chat needs ASGI. So this app routes each request by
 its view: async views (chat streaming, the OpenAI-compatible endpoint) go to Django's
 ASGI handler with the API's own middleware chain (config/middleware.py); every sync view
-goes to Django's WSGI handler on a small, fixed thread pool (a2wsgi), which keeps
-persistent database connections per thread.
+goes to Django's WSGI handler on a small, fixed thread pool (config/wsgi_bridge.py: one
+thread hop per request), which keeps persistent database connections per thread.
 """
 
+import functools
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
@@ -17,33 +19,45 @@ from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, resolve
 
 django_asgi = get_asgi_application()
 
 
-class AsyncApiHandler(ASGIHandler):
-    """Django's ASGI handler with ``settings.ASYNC_API_MIDDLEWARE`` (config/middleware.py)."""
+class _ApiMiddleware:
+    """A Django handler that loads ``settings.API_MIDDLEWARE`` (config/middleware.py)."""
 
     def load_middleware(self, is_async=False):
         # BaseHandler.load_middleware reads settings.MIDDLEWARE; this runs once, at import,
         # before the server takes requests.
         full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = settings.ASYNC_API_MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
         try:
             super().load_middleware(is_async=is_async)
         finally:
             settings.MIDDLEWARE = full
 
 
+class AsyncApiHandler(_ApiMiddleware, ASGIHandler):
+    """The async views: Django's ASGI handler with the API's chain."""
+
+
+class ApiWSGIHandler(_ApiMiddleware, WSGIHandler):
+    """The sync views under /api/v1/: Django's WSGI handler with the API's chain."""
+
+
 async_api = AsyncApiHandler()
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
+from config.wsgi_bridge import WSGIBridge  # noqa: E402
 
-django_wsgi = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_SYNC_THREADS)
+# Both sync handlers share one pool of threads (and so the threads' database connections).
+django_wsgi = WSGIBridge(get_wsgi_application(), workers=settings.WEB_SYNC_THREADS)
+api_wsgi = WSGIBridge(ApiWSGIHandler(), pool=django_wsgi.pool)
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_async(path: str) -> bool:
     try:
         view = resolve(path).func
@@ -57,5 +71,12 @@ async def application(scope, receive, send):
         await django_asgi(scope, receive, send)
     elif _is_async(scope["path"]):
         await async_api(scope, receive, send)
+    elif scope["path"].startswith("/api/v1/"):
+        await api_wsgi(scope, receive, send)
     else:
         await django_wsgi(scope, receive, send)
+
+# Everything imported so far (Django, the apps, their modules) lives as long as the process:
+# move it out of the garbage collector's generations, so a full collection no longer walks
+# it. Without this, full collections every few seconds were the API's p99 (docs/benchmarks.md).
+gc.freeze()

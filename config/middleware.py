@@ -8,7 +8,7 @@ conversations; with this chain, 2 hops (Django's request signals), ~27 threads a
 (docs/benchmarks.md, "Chat").
 
 The async views are all API-key authenticated (no cookies, no sessions, no users), so their
-handler (``config.asgi``) loads ``settings.ASYNC_API_MIDDLEWARE``: the chain minus what only
+handler (``config.asgi``) loads ``settings.API_MIDDLEWARE``: the chain minus what only
 browsers need, with Django's pure header middlewares run inline on the event loop. Inline is
 only right for hooks that never block (no database, no network, no files); the ones here
 only read the request and set response headers.

@@ -42,10 +42,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# The async API views (chat streaming, /v1/chat/completions; see config/middleware.py): API-key
-# authenticated, so no sessions, CSRF, users or messages, and no sync hook that would cost a
+# The API's chain: every request under /api/v1/ and the async views (chat streaming,
+# /v1/chat/completions; see config/middleware.py and config/asgi.py). API-key authenticated,
+# so no sessions, CSRF, users or messages, and no sync hook that would cost an async view a
 # thread per request. Keep it in the order of MIDDLEWARE.
-ASYNC_API_MIDDLEWARE = [
+API_MIDDLEWARE = [
     "config.metrics.MetricsMiddleware",
     "assistants.channels.cors.WidgetCorsMiddleware",
     "config.middleware.SecurityMiddleware",

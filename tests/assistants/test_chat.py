@@ -259,7 +259,7 @@ def test_async_endpoints_run_the_api_middleware_chain(live_api):
             break
         chain.append(type(middleware))
         handler = middleware.get_response
-    assert len(chain) == len(settings.ASYNC_API_MIDDLEWARE)
+    assert len(chain) == len(settings.API_MIDDLEWARE)
     assert all(getattr(cls, "async_capable", False) for cls in chain)
     assert all(issubclass(cls, _InlineHooks) for cls in chain if cls.__module__.startswith("django."))
     assert not any("session" in cls.__name__.lower() or "csrf" in cls.__name__.lower() for cls in chain)

@@ -59,3 +59,23 @@ def test_represent_matches_drf_for_every_list_endpoint(tenant):
         for _ in range(2):  # the second call uses the cached fields
             assert represent(serializer_class, objects) == serializer_class(objects, many=True).data, \
                 serializer_class.__name__
+
+
+@pytest.mark.django_db
+def test_represent_writes_datetimes_as_drf_does_in_any_time_zone(tenant):
+    """The datetime shortcut: UTC gets DRF's "Z", an activated zone its offset, like DRF."""
+    import datetime
+    import zoneinfo
+
+    source = KnowledgeSource.objects.unscoped().create(business=tenant.business, assistant=tenant.assistant,
+                                                       kind="text", title="Menu")
+    source.created_at = datetime.datetime(2026, 3, 29, 0, 30, 0, 250000, tzinfo=datetime.UTC)  # DST starts at 01:00
+    source.updated_at = datetime.datetime(2026, 3, 29, 9, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
+    for zone in (None, "Europe/Amsterdam", "Asia/Kolkata"):
+        with timezone.override(zone) if zone else timezone.override(datetime.UTC):
+            ours = represent(SourceSerializer, [source])[0]
+            assert ours == SourceSerializer([source], many=True).data[0], zone
+    with timezone.override(datetime.UTC):
+        ours = represent(SourceSerializer, [source])[0]
+    assert ours["created_at"] == "2026-03-29T00:30:00.250000Z"
+    assert ours["updated_at"] == "2026-03-29T13:00:00Z"

@@ -1,0 +1,1 @@
+"""A Django database backend: Django's PostgreSQL backend with two hot-path savings (base.py)."""

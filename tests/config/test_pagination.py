@@ -1,0 +1,123 @@
+"""Lists: keyset pagination (config/pagination.py), and its page query against the ORM's."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from assistants.models import Assistant, Conversation, KnowledgeSource
+from businesses.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from config.pagination import ORDERING, _is_plain, fetch
+from tests.conftest import make_tenant
+
+
+def _pages(api, path: str, limit: int) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        url = f"{path}?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(url).json()
+        pages.append([row["id"] for row in body["results"]])
+        cursor = body["next"]
+        if cursor is None:
+            return pages
+
+
+@pytest.mark.django_db
+def test_rows_that_share_a_timestamp_are_neither_repeated_nor_skipped(tenant):
+    """DRF's position + offset cursors misbehave when many rows share created_at; keyset does not."""
+    moment = timezone.now()
+    made = [Assistant.objects.unscoped().create(business=tenant.business, name=f"Twin {i}", slug=f"twin-{i}")
+            for i in range(7)]
+    Assistant.objects.unscoped().filter(pk__in=[a.pk for a in made]).update(created_at=moment)
+    pages = _pages(tenant.client(), "/api/v1/assistants", limit=3)
+    ids = [i for page in pages for i in page]
+    assert [len(page) for page in pages] == [3, 3, 2]
+    assert len(ids) == len(set(ids)) == 8
+    expected = list(Assistant.objects.for_business(tenant.business).order_by(*ORDERING).values_list("id", flat=True))
+    assert ids == [str(i) for i in expected]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit, size", [("2", 2), ("0", 50), ("-3", 50), ("abc", 50), ("100000", 200)])
+def test_limit_is_clamped_like_before(tenant, limit, size):
+    for i in range(2):
+        Assistant.objects.unscoped().create(business=tenant.business, name=f"Extra {i}", slug=f"extra-{i}")
+    body = tenant.client().get(f"/api/v1/assistants?limit={limit}").json()
+    assert len(body["results"]) == min(size, 3)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cursor", [
+    "%%%garbage",
+    base64.urlsafe_b64encode(b"2026-11-29T10:00:00|not-a-uuid").decode(),
+    base64.urlsafe_b64encode(f"2026-11-29T10:00:00|{uuid.uuid4()}".encode()).decode(),  # naive time
+    base64.urlsafe_b64encode(b"just text").decode(),
+    "",
+])
+def test_a_bad_cursor_is_a_clean_4xx(tenant, cursor):
+    response = tenant.client().get(f"/api/v1/assistants?cursor={cursor}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_another_business_cursor_shows_only_its_own_rows(tenant):
+    other = make_tenant("Other Bistro")
+    for i in range(3):
+        Assistant.objects.unscoped().create(business=tenant.business, name=f"Mine {i}", slug=f"mine-{i}")
+    first = tenant.client().get("/api/v1/assistants?limit=1").json()
+    theirs = other.client().get(f"/api/v1/assistants?cursor={first['next']}").json()
+    own = {str(i) for i in Assistant.objects.for_business(other.business).values_list("id", flat=True)}
+    assert {row["id"] for row in theirs["results"]} <= own
+
+
+@pytest.mark.django_db
+def test_the_page_query_gives_what_the_orm_gives(tenant):
+    """fetch() builds plain single-table pages itself; every list's queryset shape, both ways."""
+    business, assistant = tenant.business, tenant.assistant
+    other = make_tenant("Noise Bistro")
+    for owner in (tenant, other):
+        KnowledgeSource.objects.unscoped().create(business=owner.business, assistant=owner.assistant, kind="text",
+                                                  title="Menu")
+        Conversation.objects.unscoped().create(business=owner.business, assistant=owner.assistant, channel="api",
+                                               state="handoff", metadata={"k": [1, "ü"]})
+    endpoint = WebhookEndpoint.objects.unscoped().create(business=business, url="https://hooks.example.com/x",
+                                                         event_types=["message.created"], secret_encrypted="x")
+    WebhookDelivery.objects.unscoped().create(business=business, endpoint=endpoint, event_id=uuid.uuid4(),
+                                              event_type="message.created", payload={"a": 1})
+    cutoff = timezone.now() + datetime.timedelta(days=1)
+    from django.db.models import Q
+
+    cases = [
+        (True, Assistant.objects.for_business(business)),
+        (True, KnowledgeSource.objects.for_business(business).filter(assistant=assistant)),
+        (True, Conversation.objects.for_business(business).filter(state="handoff")),
+        (True, ApiKey.objects.for_business(business)),
+        (True, WebhookDelivery.objects.for_business(business).filter(endpoint=endpoint, status="pending")),
+        (True, Assistant.objects.for_business(business).filter(
+            Q(created_at__lt=cutoff) | Q(created_at=cutoff, pk__lt=uuid.uuid4()))),
+        (True, Assistant.objects.for_business(business).filter(pk__in=[])),  # compiles to nothing
+        (False, KnowledgeSource.objects.for_business(business).select_related("assistant")),
+        (False, KnowledgeSource.objects.for_business(business).filter(assistant__name=assistant.name)),  # a join
+        (False, Assistant.objects.for_business(business).only("name")),
+        (False, Assistant.objects.for_business(business).distinct()),
+    ]
+    for expected, queryset in cases:
+        page = queryset.order_by(*ORDERING)[:50]
+        assert _is_plain(page) is expected, str(page.query)
+        ours, theirs = fetch(page), list(page._chain())
+        assert [type(o) for o in ours] == [type(o) for o in theirs]
+        for a, b in zip(ours, theirs, strict=True):
+            assert {k: v for k, v in a.__dict__.items() if k != "_state"} == \
+                   {k: v for k, v in b.__dict__.items() if k != "_state"}
+            assert a._state.db == b._state.db and a._state.adding is b._state.adding is False
+    assert [a.pk for a in fetch(cases[0][1].order_by(*ORDERING)[:50])] == [assistant.pk]  # not the Noise Bistro's
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch(cases[6][1].order_by(*ORDERING)[:50]) == []
+    assert len(queries) == 0
