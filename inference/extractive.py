@@ -172,7 +172,22 @@ class ExtractiveChatBackend:
         for before, after in itertools.pairwise(sentences):
             if before.is_question and not after.is_question and before.passage_index == after.passage_index:
                 after.coverage = max(after.coverage, before.coverage)
-        candidates = [s for s in sentences if not s.is_question and s.coverage >= MIN_COVERAGE]
+        # A heading ("Opening hours", the first line of a section's chunk) is not an answer, but
+        # it says what its section answers: it lends its relevance to the section's sentences,
+        # up to the next heading-like line. A first line followed by no such sentence (a list of
+        # short unpunctuated lines) is content, and stays a candidate.
+        headings = set()
+        for s in sentences:
+            if s.position == 0 and _heading_like(s.text):
+                section = list(itertools.takewhile(
+                    lambda t: not _heading_like(t.text),
+                    (t for t in sentences if t.passage_index == s.passage_index and t.position > 0)))
+                if section:
+                    headings.add(id(s))
+                    for t in section:
+                        t.coverage = max(t.coverage, s.coverage)
+        candidates = [s for s in sentences
+                      if not s.is_question and id(s) not in headings and s.coverage >= MIN_COVERAGE]
         if not candidates:
             return [], []
 
@@ -197,6 +212,12 @@ class ExtractiveChatBackend:
         chosen.sort(key=lambda s: (s.passage_index, s.position))
         cited_indexes = sorted({s.passage_index for s in chosen})
         return [s.text for s in chosen], [request.passages[i] for i in cited_indexes]
+
+
+def _heading_like(text: str) -> bool:
+    """A short line with no sentence ending: a title, a label ("Opening hours", "Bookings:")."""
+    return len(text.split()) <= 8 and not text.rstrip().endswith(tuple(".!?…\u3002\uff01\uff1f")) and (
+        len(text) <= 60)
 
 
 def _joiner(previous: str) -> str:

@@ -135,3 +135,30 @@ def test_terms_handle_english_and_cjk() -> None:
     assert terms("Do you have vegan pizzas?") == ["vegan", "pizza"]
     assert "素食" in terms("你们有素食披萨吗？") and "披萨" in terms("你们有素食披萨吗？")
     assert not any("吗" in t for t in terms("你们有素食披萨吗？"))
+
+
+def test_a_heading_points_at_its_section_instead_of_being_the_answer() -> None:
+    """A chunk that starts with its section's title: the title matches the question best, but
+    the answer is the section under it (markdown and text sources are chunked that way)."""
+    about = PassageRef(chunk_id="c-about", source_id="s-about", source_title="About us",
+                       text="Opening hours\nWe are open Tuesday to Sunday. Lunch is served from 11:30 to 14:30.\n"
+                            "Bookings\nCall us to book a table.")
+    _deltas, result = _ask("What are your opening hours?", [about])
+    assert result.text == "We are open Tuesday to Sunday. Lunch is served from 11:30 to 14:30."
+    assert result.cited == [about]
+    # The next heading ends the section: its sentences do not borrow this title's relevance.
+    _deltas, result = _ask("How do I book a table?", [about])
+    assert result.text == "Call us to book a table."
+
+
+def test_a_short_answer_that_is_the_whole_passage_is_still_an_answer() -> None:
+    only = PassageRef(chunk_id="c-only", source_id="s-only", source_title="Parking", text="Free parking behind us")
+    _deltas, result = _ask("Is there parking?", [only])
+    assert result.text == "Free parking behind us"
+
+
+def test_a_list_of_short_lines_is_content_not_headings() -> None:
+    lines = PassageRef(chunk_id="c-lines", source_id="s-lines", source_title="Getting here",
+                       text="Free parking behind us\nTram 26 stops nearby\nBikes welcome")
+    _deltas, result = _ask("Is there parking?", [lines])
+    assert result.text == "Free parking behind us"
