@@ -105,7 +105,7 @@ def _one_table(query) -> bool:
 def _statement(model, alias: str, order_by: tuple[str, ...]) -> tuple[str, str, tuple[str, ...], tuple] | None:
     """SELECT ... FROM ..., ORDER BY ..., the selected columns' attribute names and, per column
     that has them, the converters Django applies to its values (JSON decoding, ...); None if an
-    ordering term is not a column of the model's own table."""
+    ordering term or a column is not in the model's own table."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -120,6 +120,8 @@ def _statement(model, alias: str, order_by: tuple[str, ...]) -> tuple[str, str, 
             return None
         terms.append(f"{table}.{quote(field.column)} {'DESC' if term.startswith('-') else 'ASC'}")
     fields = model._meta.concrete_fields
+    if any(field.model._meta.concrete_model is not model._meta.concrete_model for field in fields):
+        return None  # multi-table inheritance: some columns live in a parent's table
     # Identifiers from the model's metadata, quoted by the backend; every value is a parameter.
     columns = ", ".join(f"{table}.{quote(field.column)}" for field in fields)
     head = f"SELECT {columns} FROM {table}"  # noqa: S608

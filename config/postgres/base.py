@@ -3,7 +3,7 @@
 Measured on the API's list requests (docs/benchmarks.md, "API overhead"):
 
 - **Health checks at most once a second per connection.** With ``CONN_HEALTH_CHECKS`` Django
-  sends ``SELECT 1`` before the first query of every request: a round trip and ~6 % of a list
+  sends ``SELECT 1`` before the first query of every request: a round trip and ~4 % of a list
   request's CPU. Here a connection that passed a check less than ``HEALTH_CHECK_INTERVAL``
   seconds ago is trusted. A server restart inside that second fails one request per
   connection, as a restart between the check and the query always could; Django then drops
