@@ -18,7 +18,7 @@ Measured on the API's list requests (docs/benchmarks.md, "API overhead"):
 from __future__ import annotations
 
 import datetime
-import time
+from time import monotonic
 
 from django.conf import settings
 from django.db.backends.postgresql import base
@@ -60,12 +60,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def close_if_health_check_failed(self):
         if (self.connection is not None and self.health_check_enabled and not self.health_check_done
-                and time.monotonic() - self._health_checked_at < HEALTH_CHECK_INTERVAL):
+                and monotonic() - self._health_checked_at < HEALTH_CHECK_INTERVAL):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
         if self.connection is not None and self.health_check_done:
-            self._health_checked_at = time.monotonic()
+            self._health_checked_at = monotonic()
 
     def close(self):
         self._health_checked_at = 0.0
