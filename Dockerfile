@@ -31,4 +31,4 @@ RUN useradd --create-home --uid 10001 frontdesk && mkdir -p /app/.cache && chown
 USER frontdesk
 
 EXPOSE 8000
-CMD ["sh", "-c", "rm -rf $PROMETHEUS_MULTIPROC_DIR && mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec gunicorn config.asgi:application -k uvicorn_worker.UvicornWorker --bind 0.0.0.0:8000 --access-logfile - --graceful-timeout 30 --timeout 120"]
+CMD ["sh", "-c", "rm -rf $PROMETHEUS_MULTIPROC_DIR && mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec gunicorn config.asgi:application --bind 0.0.0.0:8000 --access-logfile - --graceful-timeout 30 --timeout 120"]

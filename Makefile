@@ -31,7 +31,7 @@ demo: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_seed --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl-C to stop)"
-	exec $(VENV)/bin/gunicorn config.asgi:application -k uvicorn_worker.UvicornWorker \
+	exec $(VENV)/bin/gunicorn config.asgi:application \
 		--workers $(WEB_WORKERS) --bind $(HOST):$(PORT) --access-logfile -
 
 # Tests need a Redis at 127.0.0.1:6379 (db 15); start one if none answers.

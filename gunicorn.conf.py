@@ -1,12 +1,13 @@
 """gunicorn's settings for every way Frontdesk is served (gunicorn reads ./gunicorn.conf.py by itself:
 `make demo`, the Docker image, the benchmarks and the tests all start it from this directory).
 
-reuse_port: each worker binds its own SO_REUSEPORT socket and the kernel spreads new
-connections over them. With one shared socket the worker that wakes first accepts most of a
-burst of keep-alive connections and keeps them: at 64 clients one worker served 60 and the other
-4, and the busy one's queue was everybody's latency (docs/benchmarks.md, "API overhead").
-The price: connections still waiting in a worker's own queue when that worker dies are reset
-(a shared socket would have handed them to a sibling); gunicorn starts a new worker at once.
+worker_class: uvicorn's worker with keep-alive connections balanced over the workers
+(config/server.py). All workers accept from gunicorn's one listening socket; a worker that
+holds more connections than a sibling leaves a new one to that sibling for up to 20 ms. At 64
+keep-alive clients that splits them 32/32, where a shared socket with plain uvicorn workers gave
+60/4 and a socket per worker (SO_REUSEPORT, hashed) splits like 26/38 (docs/benchmarks.md,
+"API overhead"). A shared socket also hands connections still queued when a worker dies to its
+siblings instead of resetting them.
 """
 
-reuse_port = True
+worker_class = "config.server.Worker"

@@ -29,10 +29,13 @@ from bench._load import run_load  # noqa: E402
 
 SERVERS = {
     # What Frontdesk runs: sync views on a WSGI thread pool, async views on ASGI (config/asgi.py).
-    "asgi": ["gunicorn", "config.asgi:application", "-k", "uvicorn_worker.UvicornWorker"],
-    # References: Django's own ASGI handler for everything, and gunicorn sync workers (no streaming).
-    "django-asgi": ["gunicorn", "config.asgi:django_asgi", "-k", "uvicorn_worker.UvicornWorker"],
-    "wsgi": ["gunicorn", "config.wsgi:application", "-k", "sync"],
+    # Its worker class (config.server.Worker) comes from gunicorn.conf.py.
+    "asgi": ["gunicorn", "config.asgi:application"],
+    # References: Django's own ASGI handler for everything, and gunicorn sync workers (no streaming),
+    # each with a socket per worker (SO_REUSEPORT), the spread this project used before
+    # config/server.py.
+    "django-asgi": ["gunicorn", "config.asgi:django_asgi", "-k", "uvicorn_worker.UvicornWorker", "--reuse-port"],
+    "wsgi": ["gunicorn", "config.wsgi:application", "-k", "sync", "--reuse-port"],
 }
 
 

@@ -415,7 +415,7 @@ def _http_post(host: str, port: int, path: str, body: dict, headers: dict[str, s
 
 
 def _serve_frontdesk(port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "config.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "config.asgi:application",
            "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

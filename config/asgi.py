@@ -76,6 +76,11 @@ async def application(scope, receive, send):
     else:
         await django_wsgi(scope, receive, send)
 
+# Import the URLconf and with it every view module now, not in the first request: that
+# request held its process's GIL for a tenth of a second, long enough for the sibling
+# workers to take the connections this one was due (config/server.py).
+resolve("/healthz")
+
 # Everything imported so far (Django, the apps, their modules) lives as long as the process:
 # move it out of the garbage collector's generations, so a full collection no longer walks
 # it. Without this, full collections every few seconds were the API's p99 (docs/benchmarks.md).

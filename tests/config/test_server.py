@@ -27,7 +27,7 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
     tenant = make_tenant("Served Bistro")
     port = _free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+        [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
          "--workers", "1", "--bind", f"127.0.0.1:{port}"],
         cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
