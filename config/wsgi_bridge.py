@@ -22,6 +22,7 @@ import contextvars
 import itertools
 import queue
 import threading
+import time
 
 from a2wsgi.wsgi import Body, build_environ
 
@@ -44,15 +45,27 @@ def _settle(future: asyncio.Future, result, error) -> None:
 
 
 class ThreadPool:
-    """Fixed worker threads fed from one queue; results come back as asyncio futures.
+    """Worker threads fed from one queue; results come back as asyncio futures.
 
     What ``loop.run_in_executor`` does, without a ``concurrent.futures.Future`` (its lock and
     condition) and the callback chain that copies its state into an asyncio future: the
     worker settles the asyncio future with one ``call_soon_threadsafe``.
+
+    One request runs at a time while requests are quick. Python runs one thread's bytecode at a
+    time anyway: with four threads on four quick requests, each request took four times as long,
+    every database round trip ended in a wait for the GIL, and the threads' hand-offs were the
+    list endpoint's p90 (docs/benchmarks.md, "API overhead"). A second thread starts on the next
+    request only when every running request has been running for ``slow_after`` seconds: one
+    that waits on a slow client, a remote server or a lock does not hold up the rest for longer
+    than that. Requests start in the order they came.
     """
 
-    def __init__(self, workers: int, name: str = "WSGI") -> None:
+    def __init__(self, workers: int, name: str = "WSGI", *, slow_after: float = 0.01) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._slow_after = slow_after
+        self._admission = threading.Condition(threading.Lock())
+        # Admitted threads: when their request started, or None while they wait for one.
+        self._running: dict[int, float | None] = {}
         for number in range(workers):
             threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True).start()
 
@@ -62,13 +75,34 @@ class ThreadPool:
         self._jobs.put((loop, future, contextvars.copy_context(), function, args))
         return future
 
+    def _wait_for_admission(self, me: int) -> None:
+        """Until no running request is younger than ``slow_after`` (and none is about to start)."""
+        with self._admission:
+            while self._running:
+                now = time.monotonic()
+                starts = self._running.values()
+                if None in starts:  # an admitted thread is waiting for the next request
+                    self._admission.wait(self._slow_after)
+                    continue
+                wait = max(starts) + self._slow_after - now
+                if wait <= 0:
+                    break
+                self._admission.wait(wait)
+            self._running[me] = None
+
     def _work(self) -> None:
+        me = threading.get_ident()
         while True:
+            self._wait_for_admission(me)
             loop, future, context, function, args = self._jobs.get()
+            self._running[me] = time.monotonic()
             try:
                 result, error = context.run(function, *args), None
             except BaseException as exc:  # handed to the awaiting request, as an executor does
                 result, error = None, exc
+            with self._admission:
+                del self._running[me]
+                self._admission.notify()
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:  # the loop closed meanwhile (shutdown): nobody is waiting

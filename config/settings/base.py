@@ -118,5 +118,7 @@ from config.settings.redis import *  # noqa: E402,F403
 from config.settings.webhooks import *  # noqa: E402,F403
 from config.settings.whatsapp import *  # noqa: E402,F403
 
-# Threads per web process that run sync views (config/asgi.py); async views need none.
+# Threads per web process that run sync views (config/asgi.py); async views need none. One
+# runs at a time while requests are quick; the others take over from requests that wait on
+# something slow (config/wsgi_bridge.py).
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import httpx
 import pytest
@@ -138,6 +139,55 @@ def test_the_pool_runs_requests_side_by_side_on_its_threads():
 
     names = sorted(sent[-1]["body"] for sent in asyncio.run(two()))
     assert names == [b"TestPool_0", b"TestPool_1"]
+
+
+def _pool_run(pool, functions):
+    async def run_all():
+        return await asyncio.gather(*(pool.run(f) for f in functions))
+
+    return asyncio.run(run_all())
+
+
+def test_quick_requests_run_one_at_a_time_in_the_order_they_came():
+    pool = ThreadPool(4, name="OneAtATime", slow_after=5.0)
+    lock, running, most, started = threading.Lock(), [0], [0], []
+
+    def job(number):
+        def run():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+                started.append(number)
+            time.sleep(0.001)  # a database round trip: lets the GIL go
+            with lock:
+                running[0] -= 1
+            return number
+
+        return run
+
+    assert _pool_run(pool, [job(n) for n in range(40)]) == list(range(40))
+    assert most[0] == 1
+    assert started == list(range(40))
+
+
+def test_a_slow_request_does_not_hold_up_the_quick_ones_behind_it():
+    pool = ThreadPool(4, name="SlowOne", slow_after=0.05)
+    release, events = threading.Event(), []
+
+    def slow():
+        release.wait(10)  # waits on something outside, as a slow upload or remote call does
+        events.append("slow done")
+
+    def quick(number):
+        def run():
+            events.append(f"quick {number}")
+            if number == 2:
+                release.set()
+
+        return run
+
+    _pool_run(pool, [slow, quick(0), quick(1), quick(2)])
+    assert events == ["quick 0", "quick 1", "quick 2", "slow done"]
 
 
 def test_the_server_runs_api_requests_with_the_api_chain(live_api, tenant):
