@@ -53,7 +53,8 @@ async_api = AsyncApiHandler()
 from config.wsgi_bridge import WSGIBridge  # noqa: E402
 
 # Both sync handlers share one pool of threads (and so the threads' database connections).
-django_wsgi = WSGIBridge(get_wsgi_application(), workers=settings.WEB_SYNC_THREADS)
+django_wsgi = WSGIBridge(get_wsgi_application(), workers=settings.WEB_SYNC_THREADS,
+                         slow_after=settings.WEB_SYNC_SLOW_MS / 1000)
 api_wsgi = WSGIBridge(ApiWSGIHandler(), pool=django_wsgi.pool)
 
 

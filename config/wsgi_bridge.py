@@ -57,7 +57,10 @@ class ThreadPool:
     list endpoint's p90 (docs/benchmarks.md, "API overhead"). A second thread starts on the next
     request only when every running request has been running for ``slow_after`` seconds: one
     that waits on a slow client, a remote server or a lock does not hold up the rest for longer
-    than that. Requests start in the order they came.
+    than that. Requests start in the order they came. The price: a request that waits less than
+    ``slow_after`` (a slow query) leaves the process's share of the CPU idle meanwhile; a
+    deployment whose sync views mostly wait on the database can lower it (``WEB_SYNC_SLOW_MS``;
+    0 lets every thread run at once).
     """
 
     def __init__(self, workers: int, name: str = "WSGI", *, slow_after: float = 0.01) -> None:
@@ -77,6 +80,8 @@ class ThreadPool:
 
     def _wait_for_admission(self, me: int) -> None:
         """Until no running request is younger than ``slow_after`` (and none is about to start)."""
+        if self._slow_after <= 0:
+            return
         with self._admission:
             while self._running:
                 now = time.monotonic()
@@ -95,14 +100,16 @@ class ThreadPool:
         while True:
             self._wait_for_admission(me)
             loop, future, context, function, args = self._jobs.get()
-            self._running[me] = time.monotonic()
+            if self._slow_after > 0:
+                self._running[me] = time.monotonic()
             try:
                 result, error = context.run(function, *args), None
             except BaseException as exc:  # handed to the awaiting request, as an executor does
                 result, error = None, exc
-            with self._admission:
-                del self._running[me]
-                self._admission.notify()
+            if self._slow_after > 0:
+                with self._admission:
+                    del self._running[me]
+                    self._admission.notify()
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:  # the loop closed meanwhile (shutdown): nobody is waiting
@@ -113,9 +120,10 @@ class ThreadPool:
 class WSGIBridge:
     """An ASGI app (http only) that serves ``wsgi_app`` on ``workers`` threads (or on ``pool``'s)."""
 
-    def __init__(self, wsgi_app, *, workers: int = 4, pool: ThreadPool | None = None) -> None:
+    def __init__(self, wsgi_app, *, workers: int = 4, slow_after: float = 0.01,
+                 pool: ThreadPool | None = None) -> None:
         self.app = wsgi_app
-        self.pool = pool or ThreadPool(workers)
+        self.pool = pool or ThreadPool(workers, slow_after=slow_after)
 
     async def __call__(self, scope, receive, send) -> None:
         loop = asyncio.get_running_loop()

@@ -122,3 +122,5 @@ from config.settings.whatsapp import *  # noqa: E402,F403
 # runs at a time while requests are quick; the others take over from requests that wait on
 # something slow (config/wsgi_bridge.py).
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=4)
+# ms a running sync request must have taken before a second one starts beside it (0: no wait).
+WEB_SYNC_SLOW_MS = env.float("WEB_SYNC_SLOW_MS", default=10.0)

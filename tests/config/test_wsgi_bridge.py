@@ -170,6 +170,12 @@ def test_quick_requests_run_one_at_a_time_in_the_order_they_came():
     assert started == list(range(40))
 
 
+def test_with_no_wait_configured_every_thread_runs_at_once():
+    pool = ThreadPool(3, name="AllAtOnce", slow_after=0)
+    barrier = threading.Barrier(3, timeout=5)  # passes only with three requests running at once
+    assert _pool_run(pool, [barrier.wait] * 3)
+
+
 def test_a_slow_request_does_not_hold_up_the_quick_ones_behind_it():
     pool = ThreadPool(4, name="SlowOne", slow_after=0.05)
     release, events = threading.Event(), []
