@@ -153,6 +153,8 @@ class BalancedListener:
                 conn, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return  # a sibling took it
+            except ConnectionAbortedError:
+                continue  # the client gave up while queued
             except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: back off, the queue keeps them
                 logger.error("accept() failed: %s; retrying in 0.1 s", exc)
                 self._loop.remove_reader(self._sock.fileno())
