@@ -60,7 +60,8 @@ class Board:
         with self._lock:
             for slot in range(self.slots):
                 at = 1 + slot * 3
-                if self._cells[at] == 0 or self._cells[at + 2] < stale:
+                owner = self._cells[at]
+                if owner == 0 or (self._cells[at + 2] < stale and not _alive(owner)):
                     self._cells[at], self._cells[at + 1], self._cells[at + 2] = pid, 0, time.monotonic_ns()
                     self._cells[0] = max(self._cells[0], slot + 1)
                     return slot
@@ -86,6 +87,17 @@ class Board:
             if least is None or cells[at + 1] < least:
                 least = cells[at + 1]
         return least
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: a worker that is only stuck keeps its slot."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # Made at import, which gunicorn does in its master when it loads the worker class: every

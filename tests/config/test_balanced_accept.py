@@ -29,24 +29,35 @@ def test_board_gives_each_worker_its_own_slot_and_reuses_a_released_one():
     assert board.claim(103) == first
 
 
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()  # exited and reaped: its pid names no process (until the kernel reuses it)
+    return child.pid
+
+
 def test_board_least_sibling_ignores_itself_released_and_silent_workers(monkeypatch):
     board = Board(slots=4)
-    me, busy, idle = board.claim(1), board.claim(2), board.claim(3)
+    dead, stuck = _dead_pid(), os.getpid()
+    me, gone, idle = board.claim(1), board.claim(dead), board.claim(stuck)
     board.publish(me, 0)
-    board.publish(busy, 40)
+    board.publish(gone, 40)
     board.publish(idle, 3)
     assert board.least_sibling(me) == 3
     board.release(idle)
     assert board.least_sibling(me) == 40
-    assert board.least_sibling(busy) == 0
+    assert board.least_sibling(gone) == 0
 
-    # A worker that stopped publishing (stuck or killed without releasing) no longer counts,
-    # and its slot can be claimed again.
+    # Workers that stopped publishing (stuck, or killed without releasing) no longer count.
     later = time.monotonic_ns() + int((STALE_AFTER + 1) * 1e9)
     monkeypatch.setattr(time, "monotonic_ns", lambda: later)
     board.publish(me, 0)
     assert board.least_sibling(me) is None
-    assert board.claim(4) in (busy, idle)
+    # A dead worker's slot is free again; a stuck one's is not.
+    stuck_slot = board.claim(stuck)
+    assert stuck_slot == gone
+    monkeypatch.setattr(time, "monotonic_ns", lambda: later + int((STALE_AFTER + 1) * 1e9))
+    board.publish(me, 0)
+    assert board.claim(7) not in (me, stuck_slot)
 
 
 def test_board_is_shared_with_forked_processes():
