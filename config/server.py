@@ -56,7 +56,7 @@ class Board:
 
     def claim(self, pid: int) -> int | None:
         """A free slot for ``pid`` (a dead worker's stale slot counts as free), or None if full."""
-        stale = time.monotonic_ns() - int(STALE_AFTER * 1e9)
+        stale = _stale_before()
         with self._lock:
             for slot in range(self.slots):
                 at = 1 + slot * 3
@@ -78,7 +78,7 @@ class Board:
 
     def least_sibling(self, slot: int) -> int | None:
         """The fewest connections any live sibling holds, or None without live siblings."""
-        stale = time.monotonic_ns() - int(STALE_AFTER * 1e9)
+        stale = _stale_before()
         cells, least = self._cells, None
         for other in range(cells[0]):
             at = 1 + other * 3
@@ -87,6 +87,11 @@ class Board:
             if least is None or cells[at + 1] < least:
                 least = cells[at + 1]
         return least
+
+
+def _stale_before() -> int:
+    """Slots last published before this monotonic time (ns) belong to silent workers."""
+    return time.monotonic_ns() - int(STALE_AFTER * 1e9)
 
 
 def _alive(pid: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -107,6 +108,13 @@ def database_url_for_subprocess() -> str:
     query = urlencode({"host": sd["HOST"] or options.get("host") or "localhost",
                        "port": sd["PORT"] or options.get("port") or 5432})
     return f"postgres://{sd['USER']}{password}@/{sd['NAME']}?{query}"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from config.server import STALE_AFTER, Board
-from tests.conftest import subprocess_env
+from tests.conftest import free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -74,12 +74,6 @@ def test_board_is_shared_with_forked_processes():
 # --------------------------------------------------------------------------- a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _workers(master: int) -> list[int]:
     with open(f"/proc/{master}/task/{master}/children") as f:
         return [int(pid) for pid in f.read().split()]
@@ -124,7 +118,7 @@ def _get(sock: socket.socket) -> bytes:
 
 @pytest.fixture
 def server():
-    port = _free_port()
+    port = free_port()
     # No -k: the worker class comes from gunicorn.conf.py, as in `make demo` and the image.
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application", "--workers", "2",

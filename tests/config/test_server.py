@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,21 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_tenant, subprocess_env
+from tests.conftest import free_port, make_tenant, subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_gunicorn_uvicorn_serves_the_api(transactional_db):
     tenant = make_tenant("Served Bistro")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
          "--workers", "1", "--bind", f"127.0.0.1:{port}"],
