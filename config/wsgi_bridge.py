@@ -69,8 +69,14 @@ class ThreadPool:
         self._admission = threading.Condition(threading.Lock())
         # Admitted threads: when their request started, or None while they wait for one.
         self._running: dict[int, float | None] = {}
-        for number in range(workers):
-            threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True).start()
+        # Held by the one thread that waits to be admitted next; the others wait for it here,
+        # asleep, instead of all waking to recheck the same deadline.
+        self._next_in_line = threading.Lock()
+        self._watching = False  # the next in line waits for an idle admitted thread to start
+        self.threads = [threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True)
+                        for number in range(workers)]
+        for thread in self.threads:
+            thread.start()
 
     def run(self, function, *args) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -78,38 +84,59 @@ class ThreadPool:
         self._jobs.put((loop, future, contextvars.copy_context(), function, args))
         return future
 
+    def _admissible(self, now: float) -> bool:
+        """No admitted thread is idle and every running request has run ``slow_after`` (lock held)."""
+        return all(start is not None and now - start >= self._slow_after for start in self._running.values())
+
     def _wait_for_admission(self, me: int) -> None:
-        """Until no running request is younger than ``slow_after`` (and none is about to start)."""
-        if self._slow_after <= 0:
-            return
-        with self._admission:
-            while self._running:
+        """Until no running request is younger than ``slow_after`` (and none is about to start).
+
+        Only the next in line waits on the deadline; it wakes when the youngest running request
+        turns slow (or, when the admitted thread is idle, once that thread starts a request), not
+        at every request: a thread that finishes a quick request takes the next one itself.
+        """
+        with self._next_in_line, self._admission:
+            while True:
                 now = time.monotonic()
-                starts = self._running.values()
-                if None in starts:  # an admitted thread is waiting for the next request
-                    self._admission.wait(self._slow_after)
-                    continue
-                wait = max(starts) + self._slow_after - now
-                if wait <= 0:
+                if self._admissible(now):
                     break
-                self._admission.wait(wait)
+                starts = self._running.values()
+                # An admitted thread waiting for the next request: until it starts one.
+                self._watching = None in starts
+                self._admission.wait(None if self._watching else max(starts) + self._slow_after - now)
+            self._watching = False
             self._running[me] = None
+
+    def _start(self, me: int) -> None:
+        with self._admission:
+            self._running[me] = time.monotonic()
+            if self._watching:
+                self._admission.notify()
+
+    def _finish(self, me: int) -> bool:
+        """Done with a request: True when this thread may take the next one straight away."""
+        with self._admission:
+            del self._running[me]
+            if self._admissible(time.monotonic()):
+                self._running[me] = None
+                return True
+            return False
 
     def _work(self) -> None:
         me = threading.get_ident()
+        admitted = self._slow_after <= 0
         while True:
-            self._wait_for_admission(me)
+            if not admitted:
+                self._wait_for_admission(me)
             loop, future, context, function, args = self._jobs.get()
             if self._slow_after > 0:
-                self._running[me] = time.monotonic()
+                self._start(me)
             try:
                 result, error = context.run(function, *args), None
             except BaseException as exc:  # handed to the awaiting request, as an executor does
                 result, error = None, exc
             if self._slow_after > 0:
-                with self._admission:
-                    del self._running[me]
-                    self._admission.notify()
+                admitted = self._finish(me)
             try:
                 loop.call_soon_threadsafe(_settle, future, result, error)
             except RuntimeError:  # the loop closed meanwhile (shutdown): nobody is waiting

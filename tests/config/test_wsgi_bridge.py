@@ -170,6 +170,29 @@ def test_quick_requests_run_one_at_a_time_in_the_order_they_came():
     assert started == list(range(40))
 
 
+def _context_switches(thread: threading.Thread) -> int:
+    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+        return sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+
+
+def test_the_waiting_threads_sleep_through_quick_requests():
+    """A thread that finishes a quick request takes the next itself; the others are not woken
+    for each one (every wake-up is a thread switch and a turn at the GIL for nothing)."""
+    pool = ThreadPool(4, name="Sleepers", slow_after=5.0)
+    ran = set()
+
+    def job():
+        ran.add(threading.current_thread().name)
+        time.sleep(0.0005)  # a database round trip: lets the GIL go
+
+    _pool_run(pool, [job])  # every thread has taken its place
+    idle = [thread for thread in pool.threads if thread.name not in ran]
+    before = sum(_context_switches(thread) for thread in idle)
+    _pool_run(pool, [job] * 200)
+    assert len(ran) == 1
+    assert sum(_context_switches(thread) for thread in idle) - before < 20
+
+
 def test_with_no_wait_configured_every_thread_runs_at_once():
     pool = ThreadPool(3, name="AllAtOnce", slow_after=0)
     barrier = threading.Barrier(3, timeout=5)  # passes only with three requests running at once
