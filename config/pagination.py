@@ -39,7 +39,8 @@ class CursorPagination(pagination.CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         limit = self.get_page_size(request)
-        queryset = queryset.order_by(*ORDERING)
+        if tuple(queryset.query.order_by) != ORDERING or queryset.query.extra_order_by:
+            queryset = queryset.order_by(*ORDERING)  # a clone: only when the selector's order differs
         token = request.query_params.get(self.cursor_query_param)
         if token is not None:
             created_at, pk = decode_cursor(token)

@@ -121,3 +121,26 @@ def test_the_page_query_gives_what_the_orm_gives(tenant):
     with CaptureQueriesContext(connection) as queries:
         assert fetch(cases[6][1].order_by(*ORDERING)[:50]) == []
     assert len(queries) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("selector_order", [ORDERING, ("name",), ("created_at", "id"), ()])
+def test_a_page_is_in_keyset_order_whatever_order_the_selector_gave(tenant, selector_order):
+    """The paginator re-orders only when the selector's order is not already the keyset's."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from config.pagination import CursorPagination
+
+    for name in ("Zed", "Alpha", "Mid"):
+        Assistant.objects.unscoped().create(business=tenant.business, name=name, slug=name.lower())
+    queryset = Assistant.objects.for_business(tenant.business)
+    if selector_order:
+        queryset = queryset.order_by(*selector_order)
+    request = Request(APIRequestFactory().get("/api/v1/assistants", {"limit": 2}))
+    paginator = CursorPagination()
+    first = paginator.paginate_queryset(queryset, request)
+    expected = list(Assistant.objects.for_business(tenant.business).order_by(*ORDERING))
+    assert first == expected[:2]
+    request = Request(APIRequestFactory().get("/api/v1/assistants", {"limit": 2, "cursor": paginator.next_cursor}))
+    assert paginator.paginate_queryset(queryset, request) == expected[2:4]
