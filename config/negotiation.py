@@ -31,17 +31,16 @@ class CachedContentNegotiation(DefaultContentNegotiation):
     def negotiate(self, renderer_classes, accept, format_):
         """DRF's choice for these inputs: the renderer's index and the media type."""
         renderers = [renderer_class() for renderer_class in renderer_classes]
-        request = _Headers(accept, format_, self.settings.URL_FORMAT_OVERRIDE)
-        renderer, media_type = super().select_renderer(request, renderers)
+        renderer, media_type = super().select_renderer(_Headers(accept), renderers, format_)
         return renderers.index(renderer), media_type
 
 
 class _Headers:
     """What ``DefaultContentNegotiation.select_renderer`` reads of a request."""
 
-    def __init__(self, accept: str, format_: str | None, format_param: str | None) -> None:
+    def __init__(self, accept: str) -> None:
         self.headers = {"accept": accept}
-        self.query_params = {format_param: format_} if format_ and format_param else {}
+        self.query_params: dict = {}  # the format override, if any, is passed as the suffix
 
 
 @functools.lru_cache(maxsize=512)

@@ -47,6 +47,16 @@ def test_the_format_override_is_part_of_the_answer():
     assert _choice(CachedContentNegotiation(), renderer_classes, "*/*", "?format=api")[0] is BrowsableAPIRenderer
 
 
+def test_a_format_suffix_counts_even_with_the_query_override_turned_off(settings):
+    """A format from the URL (``format_suffix_patterns``), with ``URL_FORMAT_OVERRIDE = None``."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "URL_FORMAT_OVERRIDE": None}
+    _negotiate.cache_clear()
+    request = Request(APIRequestFactory().get("/api/v1/assistants.api"))
+    for negotiation in (DefaultContentNegotiation(), CachedContentNegotiation()):
+        renderer, _ = negotiation.select_renderer(request, [JSONRenderer(), BrowsableAPIRenderer()], "api")
+        assert type(renderer) is BrowsableAPIRenderer
+
+
 def test_long_headers_are_answered_but_not_kept():
     _negotiate.cache_clear()
     long_accept = "application/json, " + "x" * MAX_REMEMBERED_ACCEPT
