@@ -102,7 +102,8 @@ class _Client(asyncio.Protocol):
             return
         end, status, close = done
         del self.buf[:end]
-        self.run.record(time.perf_counter() - self.started, status)
+        if self.started >= self.run.measure_from:
+            self.run.record(time.perf_counter() - self.started, status)
         if close:
             # Servers without keep-alive (gunicorn sync workers) close after each
             # response: reconnecting is part of what a client pays there.
@@ -118,9 +119,13 @@ class _Client(asyncio.Protocol):
 
 
 class _Run:
-    def __init__(self, host: str, port: int, request: bytes, seconds: float, concurrency: int) -> None:
+    def __init__(self, host: str, port: int, request: bytes, seconds: float, concurrency: int,
+                 warmup: float = 0.0) -> None:
         self.host, self.port, self.request = host, port, request
-        self.deadline = time.perf_counter() + seconds
+        # Requests sent before measure_from (the warm-up, on the same connections) are not counted.
+        self.measure_from = time.perf_counter() + warmup
+        self.deadline = self.measure_from + seconds
+        self.last_done = self.measure_from
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
         self.errors = 0
@@ -129,6 +134,7 @@ class _Run:
         self.pending = 0
 
     def record(self, latency: float, status: int) -> None:
+        self.last_done = time.perf_counter()
         self.latencies.append(latency)
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if status != 200:
@@ -155,27 +161,52 @@ class _Run:
 
 
 async def _run(host: str, port: int, path: str, headers: dict[str, str], concurrency: int,
-               seconds: float) -> tuple[_Run, float]:
+               seconds: float, warmup: float = 0.0,
+               at_measure_start: Callable[[], None] | None = None) -> tuple[_Run, float]:
+    """Open ``concurrency`` connections and keep each busy; count what is sent after ``warmup``."""
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}\r\n".encode()
-    started = time.perf_counter()
-    run = _Run(host, port, request, seconds, concurrency)
+    run = _Run(host, port, request, seconds, concurrency, warmup)
+    if at_measure_start is not None:
+        asyncio.get_running_loop().call_at(_loop_time(run.measure_from), at_measure_start)
     for _ in range(concurrency):
         await run.connect()
     await run.done
-    return run, time.perf_counter() - started
+    return run, run.last_done - run.measure_from
+
+
+def _loop_time(moment: float) -> float:
+    """``time.perf_counter()`` moment in the running loop's clock."""
+    return asyncio.get_running_loop().time() + moment - time.perf_counter()
 
 
 def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, str] | None = None,
-             concurrency: int = 64, seconds: float = 10.0, warmup: float = 2.0,
+             concurrency: int = 64, seconds: float = 10.0, warmup: float = 2.0, cold_start: bool = False,
              cpu_readers: dict[str, Callable[[], float]] | None = None) -> LoadResult:
     """``cpu_readers``: by name, functions that read a process's CPU seconds so far (bench/_cpu.py),
-    to charge the measured run's CPU per request."""
+    to charge the measured run's CPU per request.
+
+    The clients connect, run ``warmup`` seconds, and go on over the same keep-alive connections
+    for the ``seconds`` that are measured: the latencies are those of 64 (``concurrency``)
+    clients already connected. ``cold_start`` measures as before 2026-11-29: the warm-up on
+    connections of its own, then the measured run opening all its connections at once, so its
+    first requests also wait for the burst of connections to be accepted.
+    """
     readers = cpu_readers or {}
-    uvloop.run(_run(host, port, path, headers or {}, concurrency, warmup))
-    cpu, before = time.process_time(), {name: read() for name, read in readers.items()}
-    run, elapsed = uvloop.run(_run(host, port, path, headers or {}, concurrency, seconds))
-    cpu, others = time.process_time() - cpu, {name: read() - before[name] for name, read in readers.items()}
+    before: dict[str, float] = {}
+
+    def snapshot() -> None:
+        before["client"] = time.process_time()
+        before.update({name: read() for name, read in readers.items()})
+
+    if cold_start:
+        uvloop.run(_run(host, port, path, headers or {}, concurrency, warmup))
+        snapshot()
+        run, elapsed = uvloop.run(_run(host, port, path, headers or {}, concurrency, seconds))
+    else:
+        run, elapsed = uvloop.run(_run(host, port, path, headers or {}, concurrency, seconds, warmup, snapshot))
+    cpu = time.process_time() - before["client"]
+    others = {name: read() - before[name] for name, read in readers.items()}
     if run.errors:
         print(f"  {name}: {run.errors} non-200 responses: {run.statuses}")
     return LoadResult(name, len(run.latencies), run.errors, elapsed, run.latencies, cpu, others)

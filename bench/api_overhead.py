@@ -74,11 +74,26 @@ def _serve(kind: str, port: int, workers: int) -> subprocess.Popen:
     for _ in range(200):
         try:
             urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-            return proc
+            break
         except OSError:
             time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{kind} server did not start")
+    else:
+        proc.kill()
+        raise RuntimeError(f"{kind} server did not start")
+    _wait_until_idle(proc.pid)
+    return proc
+
+
+def _wait_until_idle(pid: int) -> None:
+    """Until every worker has booted: one answering /healthz says nothing of the others, and a
+    worker that is still importing when the clients connect leaves all of them to its siblings."""
+    last = -1.0
+    for _ in range(100):
+        time.sleep(0.25)
+        now = cpu_seconds(pid)
+        if now == last:
+            return
+        last = now
 
 
 def _in_process(key: str, requests: int) -> None:
@@ -122,6 +137,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cold-start", action="store_true",
+                        help="measure as before 2026-11-29: new connections, all opened at once, for the measured run")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="instead of serving: N requests per endpoint through Django in this process")
     args = parser.parse_args()
@@ -140,6 +157,7 @@ def main() -> None:
                                          {"Authorization": f"Bearer {key}"})]:
                 result = run_load(name=name, host="127.0.0.1", port=port, path=path, headers=headers,
                                   concurrency=args.concurrency, seconds=args.seconds, warmup=args.warmup,
+                                  cold_start=args.cold_start,
                                   cpu_readers={"server": functools.partial(cpu_seconds, proc.pid),
                                                "postgres": functools.partial(cpu_seconds, postmaster_pid()),
                                                "redis": functools.partial(cpu_seconds, pid_by_name("redis-server"))})
