@@ -168,16 +168,11 @@ async def _run(host: str, port: int, path: str, headers: dict[str, str], concurr
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}\r\n".encode()
     run = _Run(host, port, request, seconds, concurrency, warmup)
     if at_measure_start is not None:
-        asyncio.get_running_loop().call_at(_loop_time(run.measure_from), at_measure_start)
+        asyncio.get_running_loop().call_later(run.measure_from - time.perf_counter(), at_measure_start)
     for _ in range(concurrency):
         await run.connect()
     await run.done
     return run, run.last_done - run.measure_from
-
-
-def _loop_time(moment: float) -> float:
-    """``time.perf_counter()`` moment in the running loop's clock."""
-    return asyncio.get_running_loop().time() + moment - time.perf_counter()
 
 
 def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, str] | None = None,
