@@ -7,6 +7,7 @@ in the same run and prints one table.
 
     .venv/bin/python bench/api_overhead.py [--server asgi|django-asgi|wsgi|all] [--seconds 10] [--workers 2]
     .venv/bin/python bench/api_overhead.py --in-process 2000   # CPU per request, no server, no network
+    .venv/bin/python bench/api_overhead.py --instructions 300  # instructions per request (valgrind): stable
 """
 
 from __future__ import annotations
@@ -96,8 +97,12 @@ def _wait_until_idle(pid: int) -> None:
         last = now
 
 
-def _in_process(key: str, requests: int) -> None:
-    """CPU per request through the server's Django WSGI handlers in this process (no server, no sockets)."""
+PATHS = ("/healthz", "/api/v1/assistants")
+
+
+def _caller(key: str):
+    """A function that sends one GET through the server's Django WSGI handler for its path, in this
+    process (no server, no sockets), and checks the answer is a 200."""
     import io
 
     os.environ.update(_env())
@@ -117,10 +122,16 @@ def _in_process(key: str, requests: int) -> None:
         if not status[0].startswith("200"):
             raise SystemExit(f"{path}: {status[0]}")
 
+    return call
+
+
+def _in_process(key: str, requests: int) -> None:
+    """CPU per request through the server's Django WSGI handlers in this process (no server, no sockets)."""
+    call = _caller(key)
     print(f"\nIn-process, the server's Django WSGI handlers, {requests} requests each "
           f"(after {requests // 10} warm-ups):")
     print(f"{'endpoint':<24} {'CPU ms/req':>11} {'wall ms/req':>12}")
-    for path in ("/healthz", "/api/v1/assistants"):
+    for path in PATHS:
         for _ in range(requests // 10):
             call(path)
         cpu, wall = time.process_time(), time.perf_counter()
@@ -128,6 +139,73 @@ def _in_process(key: str, requests: int) -> None:
             call(path)
         print(f"GET {path:<20} {(time.process_time() - cpu) * 1000 / requests:>11.3f} "
               f"{(time.perf_counter() - wall) * 1000 / requests:>12.3f}")
+
+
+WARMUPS = 200  # requests before counting, in every --instructions run
+# Python runs ~30-50x slower under callgrind. The work the server does once per time window
+# (the rate limiter asks Redis every 0.25 s, the database health check every second, keys are
+# looked up again after 5 s) is stretched by this much there, so it comes about as often per
+# request as at full speed instead of every few requests.
+SLOWDOWN = 50
+
+
+def _instructions(key: str, requests: int) -> None:
+    """Instructions per request, counted by valgrind's callgrind, in-process as ``--in-process``.
+
+    CPU seconds on this shared machine vary up to 4x from one hour to the next for the same
+    code (docs/benchmarks.md); an instruction count does not: it compares two versions of the
+    code on any day. Each endpoint runs in a process of its own under callgrind, which counts
+    only inside ``operator.call`` (a C function Django and its libraries never call): the
+    measured requests run in one such call, after ``WARMUPS`` requests outside it.
+    """
+    import re
+    import shutil
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+
+    def count(path: str) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--toggle-collect=_operator_call",
+                 f"--callgrind-out-file={tmp}/callgrind.out",
+                 sys.executable, __file__, "--count", path, str(requests)],
+                cwd=ROOT, env={**_env(), "BENCH_KEY": key, "PYTHONHASHSEED": "0",
+                               "API_KEY_CACHE_SECONDS": str(5 * SLOWDOWN)},
+                capture_output=True, text=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if done.returncode or not found:
+            raise SystemExit(f"callgrind run for {path} failed:\n{done.stderr[-2000:]}")
+        return int(found.group(1))
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        counts = dict(zip(PATHS, pool.map(count, PATHS), strict=True))
+    print(f"\nIn-process under callgrind, {requests} requests each (after {WARMUPS} warm-ups):")
+    print(f"{'endpoint':<24} {'instructions/req':>17}")
+    for path in PATHS:
+        print(f"GET {path:<20} {counts[path] / requests / 1e6:>15.3f} M")
+
+
+def _count(path: str, requests: int) -> None:
+    """The process callgrind runs for ``--instructions``: warm-ups, then ``requests`` counted ones."""
+    import operator
+
+    call = _caller(os.environ["BENCH_KEY"])
+    from config import ratelimit
+    from config.postgres import base
+
+    ratelimit.LOCAL_WINDOW *= SLOWDOWN
+    base.HEALTH_CHECK_INTERVAL *= SLOWDOWN
+    for _ in range(WARMUPS):
+        call(path)
+
+    def measured() -> None:
+        for _ in range(requests):
+            call(path)
+
+    operator.call(measured)  # callgrind counts inside this call only (--toggle-collect)
 
 
 def main() -> None:
@@ -141,9 +219,19 @@ def main() -> None:
                         help="measure as before 2026-11-29: new connections, all opened at once, for the measured run")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="instead of serving: N requests per endpoint through Django in this process")
+    parser.add_argument("--instructions", type=int, default=0, metavar="N",
+                        help="instead of serving: instructions per request, N requests per endpoint in-process "
+                             "under valgrind's callgrind (the same on a busy machine as on an idle one)")
+    parser.add_argument("--count", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)  # --instructions' runs
     args = parser.parse_args()
 
+    if args.count:
+        _count(args.count[0], int(args.count[1]))
+        return
     key = _setup_tenant()
+    if args.instructions:
+        _instructions(key, args.instructions)
+        return
     if args.in_process:
         _in_process(key, args.in_process)
         return
