@@ -22,6 +22,9 @@ def test_tenant_manager_refuses_unscoped_queries(tenant):
 @pytest.mark.django_db
 def test_for_business_scopes_and_unscoped_is_explicit(tenant, other_tenant):
     assert list(Assistant.objects.for_business(tenant.business)) == [tenant.assistant]
+    from businesses import tenancy
+
+    assert Assistant in tenancy._templates  # the copied query, not a filter built per call
     assert list(Assistant.objects.for_business(other_tenant.business.pk)) == [other_tenant.assistant]
     assert Assistant.objects.unscoped().count() == 2
 
@@ -31,3 +34,53 @@ def test_deleting_a_business_cascades_through_the_base_manager(tenant, other_ten
     tenant.business.delete()
     assert Assistant.objects.unscoped().count() == 1
     assert not ApiKey.objects.unscoped().filter(business_id=tenant.business.pk).exists()
+
+
+def _tenant_models():
+    from django.apps import apps
+
+    from businesses.tenancy import TenantManager
+
+    return [model for model in apps.get_models() if isinstance(model._default_manager, TenantManager)]
+
+
+def test_every_tenant_model_is_covered():
+    assert len(_tenant_models()) >= 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", _tenant_models(), ids=lambda model: model.__name__)
+def test_for_business_builds_what_the_orm_filter_builds(model, tenant):
+    # for_business copies a query made once per model and puts the id in its condition: the SQL
+    # and parameters must be the filter's, for an instance, a UUID and the id as a string.
+    expected = model.objects.unscoped().filter(business_id=tenant.business.pk).query.sql_with_params()
+    for business in (tenant.business, tenant.business.pk, str(tenant.business.pk)):
+        assert model.objects.for_business(business).query.sql_with_params() == expected
+
+
+@pytest.mark.django_db
+def test_for_business_never_changes_its_template(tenant, other_tenant):
+    mine = Assistant.objects.for_business(tenant.business)
+    theirs = Assistant.objects.for_business(other_tenant.business)
+    assert list(mine) == [tenant.assistant]
+    assert list(theirs) == [other_tenant.assistant]
+    assert list(mine.filter(name=tenant.assistant.name)) == [tenant.assistant]
+    assert list(Assistant.objects.for_business(tenant.business)) == [tenant.assistant]
+    from businesses import tenancy
+
+    assert Assistant in tenancy._templates  # the copied query, not a filter built per call
+
+
+@pytest.mark.django_db
+def test_for_business_with_an_expression_or_a_bad_id(tenant, other_tenant):
+    from django.core.exceptions import ValidationError
+    from django.db.models import OuterRef, Subquery
+
+    from businesses.models import Business
+
+    first = Subquery(Assistant.objects.for_business(OuterRef("pk")).order_by("created_at").values("name")[:1])
+    names = dict(Business.objects.filter(pk__in=[tenant.business.pk, other_tenant.business.pk])
+                 .annotate(first=first).values_list("pk", "first"))
+    assert names == {tenant.business.pk: tenant.assistant.name, other_tenant.business.pk: other_tenant.assistant.name}
+    with pytest.raises(ValidationError):  # as .filter(business_id="not-a-uuid") does
+        Assistant.objects.for_business("not-a-uuid")
