@@ -23,8 +23,10 @@ import uuid
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.db.models.base import ModelState
 from django.db.models.query import ModelIterable
+from django.db.models.signals import post_init, pre_init
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -165,4 +167,25 @@ def fetch(queryset: QuerySet) -> list:
                 for function in functions:
                     row[index] = function(row[index], column, connection)
     model = query.model
-    return [model.from_db(db, attnames, row) for row in rows]
+    if not _plain_init(model):
+        return [model.from_db(db, attnames, row) for row in rows]
+    return [_instance(model, db, attnames, row) for row in rows]
+
+
+def _plain_init(model: type[Model]) -> bool:
+    """Django's own ``from_db`` and ``__init__``, and nobody listening for either init signal."""
+    return (model.from_db.__func__ is Model.from_db.__func__ and model.__init__ is Model.__init__
+            and not pre_init.has_listeners(model) and not post_init.has_listeners(model))
+
+
+def _instance(model: type[Model], db: str, attnames: tuple[str, ...], row) -> Model:
+    """What ``model.from_db(db, attnames, row)`` returns for a row of every concrete column, for
+    a model with ``_plain_init``: Model.__init__ then only sets the attributes and the state, one
+    by one, and sends the two signals. A third of the instructions for 5 assistants."""
+    instance = model.__new__(model)
+    state = ModelState()
+    state.adding, state.db = False, db
+    attributes = instance.__dict__
+    attributes.update(zip(attnames, row, strict=True))
+    attributes["_state"] = state
+    return instance

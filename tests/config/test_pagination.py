@@ -124,6 +124,32 @@ def test_the_page_query_gives_what_the_orm_gives(tenant):
 
 
 @pytest.mark.django_db
+def test_a_page_sends_the_init_signals_to_whoever_listens(tenant):
+    """fetch() builds instances without Model.__init__ only while nobody listens for its signals."""
+    from django.db.models.signals import post_init, pre_init
+
+    page = Assistant.objects.for_business(tenant.business).order_by(*ORDERING)[:50]
+    seen = []
+
+    def record(sender, instance=None, **kwargs):
+        seen.append((sender, instance))
+
+    for signal in (pre_init, post_init):
+        signal.connect(record, sender=Assistant)
+        try:
+            rows = fetch(page._chain())
+        finally:
+            signal.disconnect(record, sender=Assistant)
+        assert [sender for sender, _ in seen] == [Assistant] and rows == [tenant.assistant]
+        seen.clear()
+    rows = fetch(page._chain())
+    assert seen == [] and rows[0].business == tenant.business  # related objects load as usual
+    rows[0].name = "Renamed"
+    rows[0].save(update_fields=["name"])
+    assert Assistant.objects.for_business(tenant.business).get().name == "Renamed"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("selector_order", [ORDERING, ("name",), ("created_at", "id"), ()])
 def test_a_page_is_in_keyset_order_whatever_order_the_selector_gave(tenant, selector_order):
     """The paginator re-orders only when the selector's order is not already the keyset's."""
