@@ -34,7 +34,12 @@ class TenantManager(models.Manager):
         business_id = getattr(business_or_id, "pk", business_or_id)
         if business_id is None:
             raise TenantScopeError(f"{self.model.__name__}.objects.for_business() needs a business.")
-        if hasattr(business_id, "resolve_expression"):  # OuterRef(...), F(...): resolved by the ORM
+        if getattr(self, "instance", None) is not None:
+            # A related manager (``assistant.sources``): its own get_queryset adds the relation.
+            return self.get_queryset().filter(business_id=business_id)
+        if type(self) is not TenantManager or hasattr(business_id, "resolve_expression"):
+            # A subclass of this manager, or an expression (OuterRef(...), F(...)): the ORM's
+            # filter, as before.
             return super().get_queryset().filter(business_id=business_id)
         # What ``.filter(business_id=business_id)`` builds, without building it: a copy of that
         # query made once per model, with this business's id in its one condition. Building

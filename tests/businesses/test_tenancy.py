@@ -84,3 +84,16 @@ def test_for_business_with_an_expression_or_a_bad_id(tenant, other_tenant):
     assert names == {tenant.business.pk: tenant.assistant.name, other_tenant.business.pk: other_tenant.assistant.name}
     with pytest.raises(ValidationError):  # as .filter(business_id="not-a-uuid") does
         Assistant.objects.for_business("not-a-uuid")
+
+
+@pytest.mark.django_db
+def test_for_business_on_a_related_manager_keeps_the_relation(tenant):
+    from assistants.models import KnowledgeSource
+    from assistants.services import assistant_create
+
+    second = assistant_create(business=tenant.business, data={"name": "Second"})
+    for assistant in (tenant.assistant, second):
+        KnowledgeSource.objects.unscoped().create(business=tenant.business, assistant=assistant, kind="text",
+                                                  title=assistant.name)
+    assert [s.title for s in second.sources.for_business(tenant.business)] == ["Second"]
+    assert KnowledgeSource.objects.for_business(tenant.business).count() == 2
