@@ -18,12 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 def assistant_list(*, business: Business) -> QuerySet[Assistant]:
-    return Assistant.objects.for_business(business).order_by("-created_at", "-id")
+    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    return Assistant.objects.for_business(business)
 
 
 def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
-    return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant).order_by(
-        "-created_at", "-id")
+    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
 
 
 def assistant_chunk_count(*, assistant: Assistant) -> int:

@@ -8,4 +8,5 @@ from businesses.models import ApiKey, Business
 
 
 def api_key_list(*, business: Business) -> QuerySet[ApiKey]:
-    return ApiKey.objects.for_business(business).order_by("-created_at", "-id")
+    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    return ApiKey.objects.for_business(business)

@@ -13,6 +13,7 @@ import uuid
 
 from django.db import models
 from django.db.models.lookups import Exact
+from django.db.models.sql.where import AND
 
 
 class TenantScopeError(RuntimeError):
@@ -69,6 +70,23 @@ def _scope_template(model: type[models.Model]):
             raise TypeError(f"Unexpected scope condition for {model.__name__}: {template.where!r}")
         _templates[model] = template
     return template
+
+
+def scope_of(query) -> object | None:
+    """The business id of a query whose one condition is still ``for_business``'s, else None.
+
+    Such a query compiles to the same WHERE clause for every business, with the id as its only
+    parameter (config/pagination.py reuses the text)."""
+    template = _templates.get(query.model)
+    if template is None:
+        return None
+    where = query.where
+    if where.connector != AND or where.negated or len(where.children) != 1:
+        return None
+    lookup, scope = where.children[0], template.where.children[0]
+    if type(lookup) is not type(scope) or lookup.lhs is not scope.lhs:
+        return None
+    return lookup.rhs
 
 
 class TenantModel(models.Model):

@@ -31,6 +31,8 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from businesses.tenancy import scope_of
+
 ORDERING = ("-created_at", "-id")
 
 
@@ -40,14 +42,14 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 200
 
     def paginate_queryset(self, queryset, request, view=None):
+        """The page of ``queryset`` the request's cursor points at, in keyset order (whatever order
+        ``queryset`` had: selectors leave the ordering of a list to this paginator)."""
         limit = self.get_page_size(request)
-        if tuple(queryset.query.order_by) != ORDERING or queryset.query.extra_order_by:
-            queryset = queryset.order_by(*ORDERING)  # a clone: only when the selector's order differs
         token = request.query_params.get(self.cursor_query_param)
         if token is not None:
             created_at, pk = decode_cursor(token)
             queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-        rows = fetch(queryset[: limit + 1])
+        rows = fetch(queryset, ORDERING, limit + 1)
         self.next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit]
 
@@ -85,17 +87,17 @@ def decode_cursor(token: str) -> tuple[datetime.datetime, uuid.UUID]:
 # --------------------------------------------------------------------------- fetching a page
 
 
-def _is_plain(queryset: QuerySet) -> bool:
-    """One table, every concrete column, model instances out: what ``fetch`` can run itself."""
+def _is_plain(queryset: QuerySet, ordering: tuple[str, ...]) -> bool:
+    """One table, every concrete column, model instances out, not sliced: what ``fetch`` can run
+    itself in ``ordering``."""
     query = queryset.query
     return (queryset._iterable_class is ModelIterable and queryset._result_cache is None
             and not queryset._prefetch_related_lookups and not queryset._known_related_objects
             and _one_table(query) and query.default_cols and not query.select_related
             and not query.annotations and not query.extra and not query.distinct and not query.combinator
-            and query.group_by is None and not query.select_for_update and not query.extra_order_by
-            and query.deferred_loading == (frozenset(), True) and query.high_mark is not None
-            and bool(query.order_by) and all(isinstance(name, str) for name in query.order_by)
-            and _statement(query.model, queryset.db, tuple(query.order_by)) is not None)
+            and query.group_by is None and not query.select_for_update and not query.is_sliced
+            and query.deferred_loading == (frozenset(), True)
+            and _statement(query.model, queryset.db, ordering) is not None)
 
 
 def _one_table(query) -> bool:
@@ -137,25 +139,17 @@ def _statement(model, alias: str, order_by: tuple[str, ...]) -> tuple[str, str, 
     return head, " ORDER BY " + ", ".join(terms), tuple(field.attname for field in fields), tuple(converters)
 
 
-def fetch(queryset: QuerySet) -> list:
-    """``list(queryset)`` for a sliced page query; see the module's docstring."""
-    if not _is_plain(queryset):
-        return list(queryset)
+def fetch(queryset: QuerySet, ordering: tuple[str, ...], limit: int) -> list:
+    """``list(queryset.order_by(*ordering)[:limit])``; see the module's docstring."""
+    if not _is_plain(queryset, ordering):
+        return list(queryset.order_by(*ordering)[:limit])
     query, db = queryset.query, queryset.db
-    compiler = query.get_compiler(using=db)
-    head, order, attnames, converters = _statement(query.model, db, tuple(query.order_by))
-    sql, params = head, []
+    head, order, attnames, converters = _statement(query.model, db, ordering)
     try:
-        where, params = compiler.compile(query.where)
+        where, params = _where(query, db)
     except EmptyResultSet:
         return []
-    except FullResultSet:
-        where, params = "", []
-    if where:
-        sql += f" WHERE {where}"
-    sql += order + f" LIMIT {int(query.high_mark - query.low_mark)}"
-    if query.low_mark:
-        sql += f" OFFSET {int(query.low_mark)}"
+    sql = f"{head} WHERE {where}{order} LIMIT {int(limit)}" if where else f"{head}{order} LIMIT {int(limit)}"
     connection = connections[db]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -170,6 +164,29 @@ def fetch(queryset: QuerySet) -> list:
     if not _plain_init(model):
         return [model.from_db(db, attnames, row) for row in rows]
     return [_instance(model, db, attnames, row) for row in rows]
+
+
+# A tenant's list (``Model.objects.for_business(b)`` with no other condition) compiles to the same
+# WHERE clause for every business, with the business's id as its one parameter: Django compiles
+# it once per model and database, and later pages reuse the text (compiling it took ~115 k
+# instructions, a twentieth of a list request: docs/benchmarks.md, "API overhead").
+_scope_sql: dict[tuple[type[Model], str], tuple[str, type]] = {}
+
+
+def _where(query, db: str) -> tuple[str, list]:
+    """The WHERE clause of ``query`` ("" for none) and its parameters; raises EmptyResultSet."""
+    business_id = scope_of(query)
+    if business_id is not None:
+        known = _scope_sql.get((query.model, db))
+        if known is not None and type(business_id) is known[1]:
+            return known[0], [business_id]
+    try:
+        where, params = query.get_compiler(using=db).compile(query.where)
+    except FullResultSet:
+        return "", []
+    if business_id is not None and list(params) == [business_id] and type(params[0]) is type(business_id):
+        _scope_sql[query.model, db] = where, type(business_id)
+    return where, list(params)
 
 
 def _plain_init(model: type[Model]) -> bool:

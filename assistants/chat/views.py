@@ -53,7 +53,7 @@ class ConversationListView(TenantAPIView):
     @extend_schema(parameters=[OpenApiParameter("state", str, enum=["bot", "handoff", "closed"])],
                    responses=ConversationSerializer(many=True), summary="The inbox")
     def get(self, request):
-        queryset = Conversation.objects.for_business(self.business).order_by("-created_at", "-id")
+        queryset = Conversation.objects.for_business(self.business)  # paginate() orders it
         state = request.query_params.get("state")
         if state:
             if state not in Conversation.State.values:

@@ -8,11 +8,13 @@ from businesses.models import Business, WebhookDelivery, WebhookEndpoint
 
 
 def webhook_endpoint_list(*, business: Business) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.for_business(business).order_by("-created_at", "-id")
+    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    return WebhookEndpoint.objects.for_business(business)
 
 
 def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = None) -> QuerySet[WebhookDelivery]:
+    """Unordered: the list's paginator orders it (config/pagination.py)."""
     deliveries = WebhookDelivery.objects.for_business(endpoint.business_id).filter(endpoint=endpoint)
     if status:
         deliveries = deliveries.filter(status=status)
-    return deliveries.order_by("-created_at", "-id")
+    return deliveries

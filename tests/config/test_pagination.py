@@ -109,18 +109,43 @@ def test_the_page_query_gives_what_the_orm_gives(tenant):
         (False, Assistant.objects.for_business(business).distinct()),
     ]
     for expected, queryset in cases:
-        page = queryset.order_by(*ORDERING)[:50]
-        assert _is_plain(page) is expected, str(page.query)
-        ours, theirs = fetch(page), list(page._chain())
+        assert _is_plain(queryset, ORDERING) is expected, str(queryset.query)
+        ours, theirs = fetch(queryset, ORDERING, 50), list(queryset.order_by(*ORDERING)[:50])
         assert [type(o) for o in ours] == [type(o) for o in theirs]
         for a, b in zip(ours, theirs, strict=True):
             assert {k: v for k, v in a.__dict__.items() if k != "_state"} == \
                    {k: v for k, v in b.__dict__.items() if k != "_state"}
             assert a._state.db == b._state.db and a._state.adding is b._state.adding is False
-    assert [a.pk for a in fetch(cases[0][1].order_by(*ORDERING)[:50])] == [assistant.pk]  # not the Noise Bistro's
+    assert [a.pk for a in fetch(cases[0][1], ORDERING, 50)] == [assistant.pk]  # not the Noise Bistro's
     with CaptureQueriesContext(connection) as queries:
-        assert fetch(cases[6][1].order_by(*ORDERING)[:50]) == []
+        assert fetch(cases[6][1], ORDERING, 50) == []
     assert len(queries) == 0
+    assert not _is_plain(cases[0][1][:5], ORDERING)  # a sliced queryset goes through the ORM
+
+
+@pytest.mark.django_db
+def test_a_scoped_page_reuses_its_where_clause_for_every_business(tenant):
+    """The text of ``for_business``'s WHERE clause is compiled once per model; every business's page
+    still gets its own id as the parameter, and any other condition is compiled as usual."""
+    from config import pagination
+
+    other = make_tenant("Other Bistro")
+    pagination._scope_sql.clear()
+    for owner in (tenant, other, tenant):
+        with CaptureQueriesContext(connection) as queries:
+            rows = fetch(Assistant.objects.for_business(owner.business), ORDERING, 50)
+        assert rows == list(Assistant.objects.for_business(owner.business).order_by(*ORDERING))
+        assert (Assistant, "default") in pagination._scope_sql
+        with CaptureQueriesContext(connection) as orm:
+            list(Assistant.objects.for_business(owner.business).order_by(*ORDERING)[:50])
+        assert queries[0]["sql"] == orm[0]["sql"]  # the same statement, this business's id in it
+        assert owner.business.pk.hex in queries[0]["sql"]
+    # Another condition on top of the scope, and the scope given as a string: compiled, not reused.
+    named = Assistant.objects.for_business(tenant.business).filter(name=tenant.assistant.name)
+    assert fetch(named, ORDERING, 50) == [tenant.assistant]
+    assert fetch(Assistant.objects.for_business(str(other.business.pk)), ORDERING, 50) == \
+        list(Assistant.objects.for_business(other.business).order_by(*ORDERING))
+    assert fetch(Assistant.objects.for_business(tenant.business).exclude(pk=tenant.assistant.pk), ORDERING, 50) == []
 
 
 @pytest.mark.django_db
@@ -128,7 +153,7 @@ def test_a_page_sends_the_init_signals_to_whoever_listens(tenant):
     """fetch() builds instances without Model.__init__ only while nobody listens for its signals."""
     from django.db.models.signals import post_init, pre_init
 
-    page = Assistant.objects.for_business(tenant.business).order_by(*ORDERING)[:50]
+    page = Assistant.objects.for_business(tenant.business)
     seen = []
 
     def record(sender, instance=None, **kwargs):
@@ -137,12 +162,12 @@ def test_a_page_sends_the_init_signals_to_whoever_listens(tenant):
     for signal in (pre_init, post_init):
         signal.connect(record, sender=Assistant)
         try:
-            rows = fetch(page._chain())
+            rows = fetch(page, ORDERING, 50)
         finally:
             signal.disconnect(record, sender=Assistant)
         assert [sender for sender, _ in seen] == [Assistant] and rows == [tenant.assistant]
         seen.clear()
-    rows = fetch(page._chain())
+    rows = fetch(page, ORDERING, 50)
     assert seen == [] and rows[0].business == tenant.business  # related objects load as usual
     rows[0].name = "Renamed"
     rows[0].save(update_fields=["name"])

@@ -42,7 +42,7 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
 class ConnectionListView(TenantAPIView):
     @extend_schema(responses=ConnectionSerializer(many=True), summary="List WhatsApp connections")
     def get(self, request):
-        queryset = WhatsAppConnection.objects.for_business(self.business).order_by("-created_at", "-id")
+        queryset = WhatsAppConnection.objects.for_business(self.business)  # paginate() orders it
         return self.paginate(queryset, ConnectionSerializer)
 
     @extend_schema(request=ConnectionCreateSerializer, responses={201: ConnectionSerializer},
