@@ -79,3 +79,38 @@ def test_represent_writes_datetimes_as_drf_does_in_any_time_zone(tenant):
         ours = represent(SourceSerializer, [source])[0]
     assert ours["created_at"] == "2026-03-29T00:30:00.250000Z"
     assert ours["updated_at"] == "2026-03-29T13:00:00Z"
+
+
+def test_represent_leaves_out_what_drf_skips_and_reads_other_sources_as_drf_does():
+    """Fields that do not read one of a model's own columns go through DRF's get_attribute."""
+    import types
+
+    from rest_framework import serializers
+
+    class Plain(serializers.Serializer):
+        name = serializers.CharField()
+        nickname = serializers.CharField(required=False)  # DRF leaves it out when missing
+        city = serializers.CharField(source="address.city")
+        when = serializers.DateTimeField()
+
+    rows = [types.SimpleNamespace(name="Ada", address=types.SimpleNamespace(city="Delft"), when=None),
+            types.SimpleNamespace(name="Bo", nickname="B", address=types.SimpleNamespace(city="Gent"),
+                                  when=timezone.now())]
+    assert represent(Plain, rows) == Plain(rows, many=True).data
+    assert list(represent(Plain, rows)[0]) == ["name", "city", "when"]
+
+
+def test_the_memoised_texts_stay_right_past_their_bound(monkeypatch):
+    """The ISO and UUID memos empty themselves when full; texts stay DRF's."""
+    import datetime
+
+    from config import serializers as fast
+
+    monkeypatch.setattr(fast, "MEMO_SIZE", 3)
+    start = datetime.datetime(2026, 11, 29, 10, 0, tzinfo=datetime.UTC)
+    sources = [KnowledgeSource(id=uuid.uuid4(), business_id=uuid.uuid4(), assistant_id=uuid.uuid4(), kind="text",
+                               title=f"T{i}", created_at=start + datetime.timedelta(seconds=i),
+                               updated_at=start + datetime.timedelta(hours=i)) for i in range(10)]
+    for _ in range(2):
+        assert represent(SourceSerializer, sources) == SourceSerializer(sources, many=True).data
+    assert len(fast._uuid_texts) <= 3 and all(len(memo) <= 3 for memo in fast._iso_texts.values())
