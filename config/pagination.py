@@ -19,11 +19,12 @@ import base64
 import binascii
 import datetime
 import functools
+import json
 import uuid
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet
 from django.db import connections
-from django.db.models import Model, Q, QuerySet
+from django.db.models import JSONField, Model, Q, QuerySet
 from django.db.models.base import ModelState
 from django.db.models.query import ModelIterable
 from django.db.models.signals import post_init, pre_init
@@ -135,8 +136,34 @@ def _statement(model, alias: str, order_by: tuple[str, ...]) -> tuple[str, str, 
         column = field.get_col(model._meta.db_table)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
-            converters.append((index, column, tuple(found)))
+            converters.append((index, column, tuple(_faster(function) for function in found)))
     return head, " ORDER BY " + ", ".join(terms), tuple(field.attname for field in fields), tuple(converters)
+
+
+_scan_json = json.JSONDecoder().scan_once  # what json.loads(text) runs, without its checks around it
+
+
+def _faster(converter):
+    """A converter that gives what ``converter`` gives, sooner: a JSON column's text goes straight
+    to the scanner ``json.loads`` uses (~2 k instructions for a short value where Django's
+    ``JSONField.from_db_value`` took ~14 k); text it does not take whole (surrounding space,
+    invalid JSON) goes to Django's converter as before."""
+    field = getattr(converter, "__self__", None)
+    if getattr(converter, "__func__", None) is not JSONField.from_db_value or field.decoder is not None:
+        return converter
+
+    def from_db_value(value, expression, connection):
+        if type(value) is str:
+            try:
+                decoded, end = _scan_json(value, 0)
+            except (StopIteration, ValueError):  # ValueError: the scanner's own JSONDecodeError
+                pass
+            else:
+                if end == len(value):
+                    return decoded
+        return converter(value, expression, connection)
+
+    return from_db_value
 
 
 def fetch(queryset: QuerySet, ordering: tuple[str, ...], limit: int) -> list:

@@ -7,7 +7,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["businesses.permissions.IsSecretKey"],
     "DEFAULT_THROTTLE_CLASSES": ["config.ratelimit.ApiKeyRateLimit"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer"],  # DRF's, encoding with orjson
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.CachedContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
     "PAGE_SIZE": 50,

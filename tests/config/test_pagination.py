@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import uuid
 
 import pytest
@@ -195,3 +196,26 @@ def test_a_page_is_in_keyset_order_whatever_order_the_selector_gave(tenant, sele
     assert first == expected[:2]
     request = Request(APIRequestFactory().get("/api/v1/assistants", {"limit": 2, "cursor": paginator.next_cursor}))
     assert paginator.paginate_queryset(queryset, request) == expected[2:4]
+
+
+@pytest.mark.parametrize("text", [
+    "{}", "[]", '{"mon": [["09:00", "17:00"]], "note": "Ünï ✓ \\u2028"}', "123456789012345678901234567890",
+    "1e400", "NaN", "-0.0", '"text"', "null", "true", " {} ", "{", '"unterminated', '{"a": 1} trailing', "",
+    '"\\ud800"', '{"a": 1, "a": 2}',
+])
+def test_json_columns_decode_as_django_decodes_them(text):
+    """fetch()'s JSON converter gives what JSONField.from_db_value gives, for any text."""
+    import math
+
+    from django.db import models
+
+    from config.pagination import _faster
+
+    field = models.JSONField()
+    django_value = field.from_db_value(text, None, connection)
+    ours = _faster(field.from_db_value)(text, None, connection)
+    assert type(ours) is type(django_value)
+    assert ours == django_value or (isinstance(ours, float) and math.isnan(ours) and math.isnan(django_value))
+    assert _faster(field.from_db_value)(None, None, connection) is None
+    decoded = models.JSONField(decoder=type("Custom", (json.JSONDecoder,), {}))
+    assert _faster(decoded.from_db_value) == decoded.from_db_value  # a custom decoder keeps Django's path
