@@ -21,7 +21,7 @@ from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, get_resolver, resolve
 
 django_asgi = get_asgi_application()
 
@@ -40,11 +40,37 @@ class _ApiMiddleware:
             settings.MIDDLEWARE = full
 
 
+@functools.lru_cache(maxsize=4096)
+def _resolved(resolver, path: str) -> ResolverMatch:
+    return resolver.resolve(path)
+
+
+class _RememberedResolve:
+    """URL resolution remembered per path (the last 4096 paths), for requests on the default URLconf.
+
+    Django matches the path against the URL patterns in order for every request: ~144 k
+    instructions for /api/v1/assistants, 8 % of a list request (docs/benchmarks.md). Keyed by
+    the resolver too, so a changed URLconf (tests) resolves anew; a path that does not resolve
+    raises Resolver404 as before and is not remembered. Each request gets its own copy of the
+    match (and of its kwargs).
+    """
+
+    def resolve_request(self, request):
+        if hasattr(request, "urlconf"):  # a middleware chose another URLconf: Django's own path
+            return super().resolve_request(request)
+        remembered = _resolved(get_resolver(), request.path_info)
+        match = ResolverMatch.__new__(ResolverMatch)
+        match.__dict__.update(remembered.__dict__)
+        match.kwargs = dict(remembered.kwargs)
+        request.resolver_match = match
+        return match
+
+
 class AsyncApiHandler(_ApiMiddleware, ASGIHandler):
     """The async views: Django's ASGI handler with the API's chain."""
 
 
-class ApiWSGIHandler(_ApiMiddleware, WSGIHandler):
+class ApiWSGIHandler(_RememberedResolve, _ApiMiddleware, WSGIHandler):
     """The sync views under /api/v1/: Django's WSGI handler with the API's chain."""
 
 

@@ -244,3 +244,46 @@ def _chain(handler) -> list:
         found.append(middleware)
         layer = middleware.get_response
     return found
+
+
+def _wsgi_get(app, path: str, key: str) -> tuple[str, bytes]:
+    import io
+    import sys
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}",
+               "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http"}
+    status = []
+    body = b"".join(app(environ, lambda s, h, *a: status.append(s)))
+    return status[0], body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_handler_remembers_url_resolution_per_path_and_each_request_gets_its_own_match(tenant):
+    import json
+
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from config import asgi
+    from tests.conftest import make_tenant
+
+    other = make_tenant("Other Bistro")
+    app = asgi.api_wsgi.app
+    for _ in range(2):  # the second time from what was remembered
+        for owner, stranger in ((tenant, other), (other, tenant)):
+            status, body = _wsgi_get(app, f"/api/v1/assistants/{owner.assistant.pk}", owner.secret_key)
+            assert status.startswith("200") and json.loads(body)["id"] == str(owner.assistant.pk)
+            status, body = _wsgi_get(app, f"/api/v1/assistants/{owner.assistant.pk}", stranger.secret_key)
+            assert status.startswith("404") and json.loads(body)["error"]["code"] == "not_found"
+        status, body = _wsgi_get(app, "/api/v1/no-such-thing", tenant.secret_key)
+        assert status.startswith("404") and json.loads(body)["error"]["code"] == "not_found"
+    path = f"/api/v1/assistants/{tenant.assistant.pk}"
+    first, second = (app.resolve_request(RequestFactory().get(path)) for _ in range(2))
+    expected = resolve(path)
+    for match in (first, second):
+        assert (match.func, match.args, match.kwargs, match.url_name, match.route) == \
+               (expected.func, expected.args, expected.kwargs, expected.url_name, expected.route)
+    assert first is not second and first.kwargs is not second.kwargs
+    assert asgi._resolved.cache_info().hits >= 2
