@@ -54,8 +54,11 @@ class CursorPagination(pagination.CursorPagination):
         self.next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit]
 
+    def get_paginated_data(self, data) -> dict:
+        return {"results": data, "next": self.next_cursor}
+
     def get_paginated_response(self, data):
-        return Response({"results": data, "next": self.next_cursor})
+        return Response(self.get_paginated_data(data))
 
     def get_paginated_response_schema(self, schema):
         return {

@@ -88,3 +88,16 @@ def test_unknown_timezone_refused(anon):
     response = _signup(anon, timezone="Mars/Olympus")
     assert response.status_code == 400
     assert "timezone" in response.json()["error"]["details"]["fields"]
+
+
+def test_key_hash_is_hmac_sha256_with_the_configured_secret(settings):
+    """The keyed HMAC is made once per secret and copied; it is still HMAC-SHA256 of the key."""
+    import hashlib
+    import hmac
+
+    from businesses.keys import key_hash
+
+    for secret in ("first secret", "second secret", "first secret"):
+        settings.API_KEY_HASH_SECRET = secret
+        for raw in ("sk_abcdefghi_0123456789", "pk_ü-not-ascii", ""):
+            assert key_hash(raw) == hmac.new(secret.encode(), raw.encode(), hashlib.sha256).hexdigest()

@@ -87,3 +87,18 @@ def test_every_list_endpoint_renders_as_drf_would(tenant):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.content == renderers.JSONRenderer().render(json.loads(response.content)), path
+
+
+@pytest.mark.django_db
+def test_a_page_has_the_headers_a_drf_response_gets(tenant):
+    """List pages are rendered by the view (TenantAPIView.rendered), not through DRF's Response:
+    the same headers as a Response from the same kind of view, and indentation when asked."""
+    client = tenant.client()
+    page = client.get("/api/v1/assistants")
+    detail = client.get(f"/api/v1/assistants/{tenant.assistant.pk}")  # a DRF Response
+    assert page["Content-Type"] == detail["Content-Type"] == "application/json"
+    assert page["Allow"] == "GET, POST, HEAD, OPTIONS"  # DRF's default headers, as before
+    assert sorted(page.headers) == sorted(detail.headers)
+    indented = client.get("/api/v1/assistants", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content.startswith(b'{\n  "results": [\n')
+    assert indented["Content-Type"] == "application/json"
