@@ -118,7 +118,11 @@ def _caller(key: str):
                    "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}",
                    "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http"}
         status = []
-        b"".join(app(environ, lambda s, h, *a: status.append(s)))
+        response = app(environ, lambda s, h, *a: status.append(s))
+        try:
+            b"".join(response)
+        finally:
+            response.close()  # as a WSGI server does (config/wsgi_bridge.py): Django's request_finished
         if not status[0].startswith("200"):
             raise SystemExit(f"{path}: {status[0]}")
 
