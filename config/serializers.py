@@ -221,5 +221,7 @@ def represent(serializer_class: type[serializers.Serializer], instances) -> list
     tz = timezone.get_current_timezone() if settings.USE_TZ else None
     memo = _iso_texts.get(tz)
     if memo is None:
+        if len(_iso_texts) >= 64:  # zones seen: a handful in practice
+            _iso_texts.clear()
         memo = _iso_texts.setdefault(tz, {})
     return _reader(serializer_class)(instances, tz, memo)
