@@ -63,6 +63,16 @@ def test_for_business_never_changes_its_template(tenant, other_tenant):
     assert list(mine.filter(name=tenant.assistant.name)) == [tenant.assistant]
     assert list(Assistant.objects.for_business(tenant.business)) == [tenant.assistant]
     assert Assistant in tenancy._templates  # the copied query, not a filter built per call
+    # The condition for a business is made once and shared, as Django shares lookups between a
+    # query's clones; using the queryset as a subquery (aliases relabelled) leaves it as it was.
+    shared = Assistant.objects.for_business(tenant.business).query.where.children[0]
+    assert Assistant.objects.for_business(tenant.business).query.where.children[0] is shared
+    from businesses.models import Business
+
+    inner = Assistant.objects.for_business(tenant.business).values("business_id")
+    assert list(Business.objects.filter(pk__in=inner).values_list("pk", flat=True)) == [tenant.business.pk]
+    assert shared.lhs.alias == Assistant._meta.db_table
+    assert list(Assistant.objects.for_business(tenant.business)) == [tenant.assistant]
 
 
 @pytest.mark.django_db
