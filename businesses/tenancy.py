@@ -79,15 +79,15 @@ _LOOKUPS_SIZE = 4096
 
 
 def _scope_lookup(model: type[models.Model], template_lookup, business_id):
-    if type(business_id) not in (uuid.UUID, str, int):  # anything else is prepared (or refused) each time
-        return type(template_lookup)(template_lookup.lhs, business_id)
-    key = (model, business_id)
-    lookup = _lookups.get(key)
+    # Any other type of id is prepared (or refused) every time.
+    key = (model, business_id) if type(business_id) in (uuid.UUID, str, int) else None
+    lookup = _lookups.get(key) if key is not None else None
     if lookup is None:
         lookup = type(template_lookup)(template_lookup.lhs, business_id)
-        if len(_lookups) >= _LOOKUPS_SIZE:
-            _lookups.clear()
-        _lookups[key] = lookup
+        if key is not None:
+            if len(_lookups) >= _LOOKUPS_SIZE:
+                _lookups.clear()
+            _lookups[key] = lookup
     return lookup
 
 

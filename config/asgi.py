@@ -87,7 +87,7 @@ api_wsgi = WSGIBridge(ApiWSGIHandler(), pool=django_wsgi.pool)
 @functools.lru_cache(maxsize=4096)
 def _is_async(path: str) -> bool:
     try:
-        view = resolve(path).func
+        view = _resolved(get_resolver(), path).func  # the match the API handler then reuses
     except Resolver404:
         return False
     return iscoroutinefunction(view) or getattr(getattr(view, "view_class", None), "view_is_async", False)
