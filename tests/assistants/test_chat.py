@@ -286,7 +286,12 @@ def test_async_requests_hop_threads_only_for_django_signals(live_api, monkeypatc
     for _ in range(5):
         response = _send(live_api, tenant.secret_key, conversation["id"], "Hello?", Accept="text/event-stream")
         assert response.status_code == 200 and _events(response)[-1][0] == "done"
-    assert len(hops) <= 5 * 2, hops
+    # request_started is sent before the response, so exactly once per request here; the
+    # request_finished hop runs in the response's close(), after the client has the body, so the
+    # warm-up request's close may land inside the window and the last request's after it.
+    started, finished = "Signal.asend.<locals>.sync_send", "HttpResponseBase.close"
+    assert set(hops) <= {started, finished}, hops
+    assert hops.count(started) == 5 and 4 <= hops.count(finished) <= 6, hops
 
 
 def test_a_second_answer_to_one_message_is_409_and_gives_the_allowance_back():
