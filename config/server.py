@@ -14,6 +14,9 @@ that holds more than the least loaded live sibling leaves a waiting connection i
 for that sibling, as nginx's ``accept_disabled`` does. It waits at most ``MAX_DEFER`` seconds
 for a connection: a sibling that is busy, stuck or dying only delays new connections by that
 much, and one that has not published for ``STALE_AFTER`` seconds no longer counts.
+
+Each connection's transport also holds a write until the next one (``_HeldWrite``), so a plain
+response leaves in one ``writev`` (one segment) instead of a head and a body apart.
 """
 
 from __future__ import annotations
@@ -215,6 +218,62 @@ class BalancedListener:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+class _HeldWrite:
+    """A transport whose ``write`` holds one piece of data until the next write or the end of
+    the event loop's iteration, whichever comes first, and then sends both in one go.
+
+    uvicorn writes a response's head (``http.response.start``) and its body
+    (``http.response.body``) with a ``transport.write`` each: two ``send`` calls, two loopback
+    segments and two wake-ups of the client for every JSON answer. Both come in the same step of
+    the request's task, so the second write joins the held head (``writelines``: one ``writev``
+    on uvloop). A streamed response's head, or a lone chunk, leaves at the end of the loop's
+    iteration: no later than the loop would have got to the socket's other work anyway.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = data
+            self._loop.call_soon(self._release)
+        else:
+            self._held = None
+            self._transport.writelines((held, data))
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._release()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str):  # pause_reading, get_extra_info, set_protocol, ...
+        return getattr(self._transport, name)
+
+
+@functools.cache
+def _held_writes(protocol_class: type) -> type:
+    """``protocol_class`` (uvicorn's HTTP protocol) on a ``_HeldWrite`` transport."""
+
+    class Protocol(protocol_class):
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(_HeldWrite(transport, asyncio.get_running_loop()))
+
+    Protocol.__name__ = Protocol.__qualname__ = f"HeldWrite{protocol_class.__name__}"
+    return Protocol
+
+
 class BalancedServer(Server):
     """uvicorn's server, accepting through ``BalancedListener`` on gunicorn's sockets."""
 
@@ -224,7 +283,7 @@ class BalancedServer(Server):
         await super().startup(sockets=[])  # lifespan and state; no listeners yet
         if not self.started:
             return
-        factory = functools.partial(self.config.http_protocol_class, config=self.config,
+        factory = functools.partial(_held_writes(self.config.http_protocol_class), config=self.config,
                                     server_state=self.server_state, app_state=self.lifespan.state)
         slot = board.claim(os.getpid())
         self.servers = [BalancedListener(sock, factory, self.server_state.connections, board, slot)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +41,31 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
         unknown = httpx.get(base + "/nope", timeout=10)
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
         assert httpx.get(base + "/api/docs/", timeout=10).status_code == 200
+        # A streamed answer (ASGI view) arrives event by event, through the held writes
+        # (config/server.py) as well as the plain responses above.
+        conversation = httpx.post(f"{base}/api/v1/assistants/{tenant.assistant.pk}/conversations", json={},
+                                  headers=headers, timeout=10).json()
+        with httpx.stream("POST", f"{base}/api/v1/conversations/{conversation['id']}/messages",
+                          json={"content": "Hello?"}, headers={**headers, "Accept": "text/event-stream"},
+                          timeout=30) as streamed:
+            events = [line[7:] for line in streamed.iter_lines() if line.startswith("event: ")]
+        assert streamed.status_code == 200 and events[-1] == "done"
+        # Two pipelined requests on one connection, the second asking to close it: both answers
+        # whole and in order, then the end of the stream.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            head = f"HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {tenant.secret_key}\r\n"
+            sock.sendall((f"GET /api/v1/assistants {head}\r\n"
+                          f"GET /api/v1/business {head}Connection: close\r\n\r\n").encode())
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        first, rest = received.split(b"\r\n\r\n", 1)
+        length = int(next(line.split(b":")[1] for line in first.lower().split(b"\r\n")
+                          if line.startswith(b"content-length")))
+        assert json.loads(rest[:length])["results"][0]["id"] == str(tenant.assistant.pk)
+        second_head, second_body = rest[length:].split(b"\r\n\r\n", 1)
+        assert second_head.startswith(b"HTTP/1.1 200") and b"connection: close" in second_head.lower()
+        assert json.loads(second_body)["name"] == "Served Bistro"
     finally:
         server.terminate()
         server.wait(timeout=20)
