@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "config.apps.ServingConfig",
     "businesses",
     "assistants",
     "billing",
