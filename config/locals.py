@@ -18,8 +18,9 @@ it can be put in front at any time:
   that same ``threading.local`` itself; in an async thread it hands the call to the Local.
 - an ordinary Local (``_DefaultLocal``) keeps a snapshot of its values in a context variable,
   tagged with the thread that owns it, and replaces the snapshot on every write. The stand-in
-  reads that snapshot itself, with the same ownership check, and misses with a plain
-  AttributeError; writes and deletes go to the Local, under its lock, as before.
+  does what asgiref's ``_CVar`` does, on the same context variable: it reads the snapshot with
+  the same ownership check and misses with a plain AttributeError, and it writes and deletes by
+  replacing the snapshot under the Local's own lock.
 
 It relies on how asgiref 3.13 stores its values (requirements.txt pins it): ``install`` checks
 that shape first and leaves a Local it does not recognise alone, which is slower, never wrong.
@@ -89,6 +90,10 @@ def _default(local) -> FastReadLocal:
             return {}
         return storage.data
 
+    def replace(values: dict) -> None:
+        # A new snapshot, owned by this thread (readers holding the old one keep it whole).
+        snapshot.set(storage_class(_get_ident(), values))
+
     class Standin(FastReadLocal):
         __slots__ = ()
 
@@ -104,7 +109,7 @@ def _default(local) -> FastReadLocal:
             with lock:
                 values = dict(mine())
                 values[key] = value
-                snapshot.set(storage_class(_get_ident(), values))
+                replace(values)
 
         def __delattr__(self, key: str) -> None:
             with lock:
@@ -112,7 +117,7 @@ def _default(local) -> FastReadLocal:
                 if key not in values:
                     raise AttributeError(key)
                 del values[key]
-                snapshot.set(storage_class(_get_ident(), values))
+                replace(values)
 
     return Standin()
 
