@@ -18,12 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def assistant_list(*, business: Business) -> QuerySet[Assistant]:
-    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    """Unordered: the list's paginator orders it (businesses/api/pagination.py)."""
     return Assistant.objects.for_business(business)
 
 
 def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
-    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    """Unordered: the list's paginator orders it (businesses/api/pagination.py)."""
     return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from assistants.models import Assistant, KnowledgeSource
-from config.serializers import StrictModelSerializer, StrictSerializer
+from businesses.api.serializers import StrictModelSerializer, StrictSerializer
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

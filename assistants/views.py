@@ -21,7 +21,7 @@ from assistants.serializers import (
     SourceSerializer,
     SourceUploadSerializer,
 )
-from businesses.api import TenantAPIView
+from businesses.api.views import TenantAPIView
 from config.errors import ApplicationError
 
 

@@ -29,14 +29,12 @@ from bench._cpu import cpu_seconds, pid_by_name, postmaster_pid  # noqa: E402
 from bench._load import run_load  # noqa: E402
 
 SERVERS = {
-    # What Frontdesk runs: sync views on a WSGI thread pool, async views on ASGI (config/asgi.py).
-    # Its worker class (config.server.Worker) comes from gunicorn.conf.py.
+    # What Frontdesk runs: sync views on a WSGI thread pool, async views on ASGI (config/asgi.py),
+    # under gunicorn with uvicorn's worker (gunicorn.conf.py).
     "asgi": ["gunicorn", "config.asgi:application"],
-    # References: Django's own ASGI handler for everything, and gunicorn sync workers (no streaming),
-    # each with a socket per worker (SO_REUSEPORT), the spread this project used before
-    # config/server.py.
-    "django-asgi": ["gunicorn", "config.asgi:django_asgi", "-k", "uvicorn_worker.UvicornWorker", "--reuse-port"],
-    "wsgi": ["gunicorn", "config.wsgi:application", "-k", "sync", "--reuse-port"],
+    # References: Django's own ASGI handler for everything, and gunicorn sync workers (no streaming).
+    "django-asgi": ["gunicorn", "config.asgi:django_asgi"],
+    "wsgi": ["gunicorn", "config.wsgi:application", "-k", "sync"],
 }
 
 
@@ -109,10 +107,9 @@ def _caller(key: str):
     import django
 
     django.setup()
-    from config import asgi  # the WSGI handlers the server runs sync views on, per path
+    from config.wsgi import application as app  # what the server runs sync views on
 
     def call(path: str) -> None:
-        app = asgi.api_wsgi.app if path.startswith("/api/v1/") else asgi.django_wsgi.app
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
                    "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
                    "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}",
@@ -122,7 +119,7 @@ def _caller(key: str):
         try:
             b"".join(response)
         finally:
-            response.close()  # as a WSGI server does (config/wsgi_bridge.py): Django's request_finished
+            response.close()  # as a WSGI server does: Django's request_finished
         if not status[0].startswith("200"):
             raise SystemExit(f"{path}: {status[0]}")
 
@@ -146,10 +143,9 @@ def _in_process(key: str, requests: int) -> None:
 
 
 WARMUPS = 200  # requests before counting, in every --instructions run
-# Python runs ~30-50x slower under callgrind. The work the server does once per time window
-# (the rate limiter asks Redis every 0.25 s, the database health check every second, keys are
-# looked up again after 5 s) is stretched by this much there, so it comes about as often per
-# request as at full speed instead of every few requests.
+# Python runs ~30-50x slower under callgrind. The work the server does once per time window (an
+# API key is looked up again after 5 s) is stretched by this much there, so it comes about as
+# often per request as at full speed instead of every few requests.
 SLOWDOWN = 50
 
 
@@ -197,11 +193,6 @@ def _count(path: str, requests: int) -> None:
     import operator
 
     call = _caller(os.environ["BENCH_KEY"])
-    from config import ratelimit
-    from config.postgres import base
-
-    ratelimit.LOCAL_WINDOW *= SLOWDOWN
-    base.HEALTH_CHECK_INTERVAL *= SLOWDOWN
     for _ in range(WARMUPS):
         call(path)
 

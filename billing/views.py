@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from billing import selectors, services
 from billing.serializers import BillingSerializer, CheckoutSerializer, PortalSerializer, RedirectSerializer
-from businesses.api import TenantAPIView
+from businesses.api.views import TenantAPIView
 from config.errors import ApplicationError, error_response
 
 

@@ -8,5 +8,5 @@ from businesses.models import ApiKey, Business
 
 
 def api_key_list(*, business: Business) -> QuerySet[ApiKey]:
-    """Unordered: the list's paginator orders it (config/pagination.py)."""
+    """Unordered: the list's paginator orders it (businesses/api/pagination.py)."""
     return ApiKey.objects.for_business(business)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from businesses.api.serializers import StrictModelSerializer, StrictSerializer
 from businesses.models import ApiKey, Business, validate_timezone
-from config.serializers import StrictModelSerializer, StrictSerializer
 
 
 class SignupSerializer(StrictSerializer):

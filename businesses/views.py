@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 
 from assistants.serializers import AssistantSerializer
 from businesses import selectors, services
-from businesses.api import TenantAPIView
+from businesses.api.ratelimit import SignupIpRateLimit
+from businesses.api.views import TenantAPIView
 from businesses.models import ApiKey, Business
 from businesses.serializers import (
     ApiKeyCreatedSerializer,
@@ -18,7 +19,6 @@ from businesses.serializers import (
     SignupResponseSerializer,
     SignupSerializer,
 )
-from config.ratelimit import SignupIpRateLimit
 
 
 class SignupView(APIView):

@@ -1,14 +1,11 @@
 from django.apps import AppConfig
 
 
-class ServingConfig(AppConfig):
-    """The project's own startup hooks (no models)."""
+class FrontdeskConfig(AppConfig):
+    """The project's own system checks (config/middleware.py); no models."""
 
     name = "config"
     label = "frontdesk_config"
-    verbose_name = "Frontdesk serving"
 
     def ready(self) -> None:
-        from config import locals as django_locals
-
-        django_locals.install()  # cheaper per-request state (config/locals.py)
+        from config import middleware  # noqa: F401  (registers its deploy check)

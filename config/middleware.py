@@ -1,44 +1,69 @@
-"""The middleware of the async API views (chat streaming, the OpenAI-compatible endpoint).
+"""Django's browser and header middleware, for the sync views only.
 
-In async mode Django runs every hook of a ``MiddlewareMixin`` middleware through
-``sync_to_async(thread_sensitive=True)``: a hop to the request's own thread and back, for
-each hook. With the full browser chain (sessions, CSRF, users, messages) that was 15 hops per
-streamed message, ~200 threads alive and ~60 ms of web CPU per message at 256 concurrent
-conversations; with this chain, 2 hops (Django's request signals), ~27 threads and ~40 ms
-(docs/benchmarks.md, "Chat").
+The async views (chat streaming, the OpenAI-compatible endpoint) answer API-key clients with
+JSON or an event stream: no cookies, sessions, CSRF or users. Under the ASGI handler every hook
+of a ``MiddlewareMixin`` middleware runs through ``sync_to_async``, a thread hop per hook:
+about 4 ms of CPU per message for this chain (docs/benchmarks.md, "Chat"). So each of these
+leaves the async handler's chain the documented way (``MiddlewareNotUsed`` when Django builds
+that chain, where ``get_response`` is a coroutine function) and runs in full on the sync views.
+The project's own middleware (metrics, widget CORS) is sync and async capable and runs on both.
 
-The async views are all API-key authenticated (no cookies, no sessions, no users), so their
-handler (``config.asgi``) loads ``settings.API_MIDDLEWARE``: the chain minus what only
-browsers need, with Django's pure header middlewares run inline on the event loop. Inline is
-only right for hooks that never block (no database, no network, no files); the ones here
-only read the request and set response headers.
+Django's deploy checks security.W001-W003 look for the dotted paths of Django's own classes in
+``MIDDLEWARE``; these are those classes, so the settings silence the three and ``check_chain``
+below asks the same of the subclasses.
 """
 
 from __future__ import annotations
 
-from django.middleware import clickjacking, common, security
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.core import checks
+from django.core.exceptions import MiddlewareNotUsed
+from django.middleware import clickjacking, common, csrf, security
 
 
-class _InlineHooks:
-    """Run ``process_request``/``process_response`` on the event loop instead of a thread."""
-
-    async def __acall__(self, request):
-        response = None
-        if hasattr(self, "process_request"):
-            response = self.process_request(request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
-        return response
+class _SyncViewsOnly:
+    def __init__(self, get_response) -> None:
+        if iscoroutinefunction(get_response):
+            raise MiddlewareNotUsed
+        super().__init__(get_response)
 
 
-class SecurityMiddleware(_InlineHooks, security.SecurityMiddleware):
-    """HTTPS redirect, HSTS, nosniff, referrer and cross-origin-opener policy headers."""
+class SecurityMiddleware(_SyncViewsOnly, security.SecurityMiddleware):
+    pass
 
 
-class CommonMiddleware(_InlineHooks, common.CommonMiddleware):
-    """Disallowed user agents, PREPEND_WWW / APPEND_SLASH redirects, Content-Length."""
+class SessionMiddleware(_SyncViewsOnly, sessions.SessionMiddleware):
+    pass
 
 
-class XFrameOptionsMiddleware(_InlineHooks, clickjacking.XFrameOptionsMiddleware):
-    """X-Frame-Options on every response."""
+class CommonMiddleware(_SyncViewsOnly, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(_SyncViewsOnly, csrf.CsrfViewMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_SyncViewsOnly, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_SyncViewsOnly, messages.MessageMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(_SyncViewsOnly, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_chain(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Django's security.W001-W003, for this module's classes."""
+    return [checks.Warning(f"{cls.__module__}.{cls.__name__} is not in MIDDLEWARE.", id=f"frontdesk.{code}")
+            for code, cls in (("W001", SecurityMiddleware), ("W002", XFrameOptionsMiddleware),
+                              ("W003", CsrfViewMiddleware))
+            if f"{cls.__module__}.{cls.__name__}" not in settings.MIDDLEWARE]

@@ -27,7 +27,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from assistants.models import Assistant
-from businesses.api import TenantAPIView
+from businesses.api.views import TenantAPIView
 from businesses.authentication import api_key_resolve
 from businesses.models import Business
 from businesses.permissions import IsAnyKey

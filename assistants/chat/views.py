@@ -23,7 +23,7 @@ from assistants.chat.serializers import (
 )
 from assistants.chat.services import Done, Failed, db
 from assistants.models import Assistant, Conversation, Message
-from businesses.api import TenantAPIView, async_api_view, json_body
+from businesses.api.views import TenantAPIView, async_api_view, json_body
 from businesses.permissions import IsAnyKey
 from config.errors import ApplicationError
 from inference.chat import ChatDelta, ChatMessage

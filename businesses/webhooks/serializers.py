@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from businesses.api.serializers import StrictSerializer
 from businesses.models import WebhookDelivery, WebhookEndpoint
 from businesses.webhooks.events import EVENT_TYPES
-from config.serializers import StrictSerializer
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from businesses.api import TenantAPIView
+from businesses.api.views import TenantAPIView
 from businesses.models import WebhookEndpoint
 from businesses.webhooks import selectors, services
 from businesses.webhooks.serializers import (

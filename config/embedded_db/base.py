@@ -1,12 +1,13 @@
-"""ENGINE "config.embedded_db": the project's postgresql backend, pointed at the embedded server.
+"""ENGINE "config.embedded_db": Django's postgresql backend, pointed at the embedded server.
 
 The server is found or started when a process first opens a connection, not
 when settings load, so commands that never touch the database (ruff, check,
 collectstatic) never start it, and production settings never do.
 """
 
+from django.db.backends.postgresql import base
+
 from config.embedded_db.server import embedded_server_address
-from config.postgres import base
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -5,11 +5,10 @@ from config.settings.env import env
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["businesses.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["businesses.permissions.IsSecretKey"],
-    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimit.ApiKeyRateLimit"],
+    "DEFAULT_THROTTLE_CLASSES": ["businesses.api.ratelimit.ApiKeyRateLimit"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer"],  # DRF's, encoding with orjson
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.CachedContentNegotiation",
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "businesses.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -30,7 +29,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.add_async_endpoints",  # the async chat views DRF cannot describe
+        "assistants.chat.openapi.add_async_endpoints",  # the async chat views DRF cannot describe
     ],
     # Several fields are called "kind"; name each choice set so the schema is stable.
     "ENUM_NAME_OVERRIDES": {

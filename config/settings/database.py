@@ -7,8 +7,6 @@ EMBEDDED_PG_DIR = BASE_DIR / ".data" / "pg"
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["ENGINE"] = "config.postgres"  # Django's, cheaper per request (config/postgres)
 else:
     # Started on first connection by the backend itself (config/embedded_db).
     DATABASES = {

@@ -41,8 +41,7 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
         unknown = httpx.get(base + "/nope", timeout=10)
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
         assert httpx.get(base + "/api/docs/", timeout=10).status_code == 200
-        # A streamed answer (ASGI view) arrives event by event, through the held writes
-        # (config/server.py) as well as the plain responses above.
+        # A streamed answer (ASGI view) arrives event by event, as well as the plain responses above.
         conversation = httpx.post(f"{base}/api/v1/assistants/{tenant.assistant.pk}/conversations", json={},
                                   headers=headers, timeout=10).json()
         with httpx.stream("POST", f"{base}/api/v1/conversations/{conversation['id']}/messages",
@@ -50,6 +49,27 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
                           timeout=30) as streamed:
             events = [line[7:] for line in streamed.iter_lines() if line.startswith("event: ")]
         assert streamed.status_code == 200 and events[-1] == "done"
+        # Bodies sent with Transfer-Encoding: chunked (no Content-Length) reach sync and async
+        # views alike: a PATCH, a new API key with its name, a chat message.
+        def chunked(payload: dict):
+            text = json.dumps(payload).encode()
+            yield from (text[:5], text[5:])
+
+        json_headers = {**headers, "Content-Type": "application/json"}
+        renamed = httpx.patch(f"{base}/api/v1/assistants/{tenant.assistant.pk}", headers=json_headers,
+                              content=chunked({"name": "Chunked Name"}), timeout=10)
+        assert renamed.request.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in renamed.request.headers
+        assert renamed.status_code == 200 and renamed.json()["name"] == "Chunked Name"
+        key = httpx.post(f"{base}/api/v1/api-keys", headers=json_headers,
+                         content=chunked({"name": "till", "kind": "publishable"}), timeout=10)
+        assert key.status_code == 201 and key.json()["name"] == "till", key.text
+        sent = httpx.post(f"{base}/api/v1/conversations/{conversation['id']}/messages", headers=json_headers,
+                          content=chunked({"content": "Are you open on Sunday?"}), timeout=30)
+        assert sent.status_code == 201 and sent.json()["message"]["content"] == "Are you open on Sunday?"
+        too_big = httpx.post(f"{base}/api/v1/api-keys", headers=json_headers,
+                             content=chunked({"name": "x" * (2 * 1024 * 1024)}), timeout=30)
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_too_large"
         # Two pipelined requests on one connection, the second asking to close it: both answers
         # whole and in order, then the end of the stream.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

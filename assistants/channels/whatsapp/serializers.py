@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from assistants.models import WhatsAppConnection
-from config.serializers import StrictSerializer
+from businesses.api.serializers import StrictSerializer
 
 
 class ConnectionSerializer(serializers.ModelSerializer):

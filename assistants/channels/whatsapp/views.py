@@ -15,7 +15,7 @@ from assistants.channels.whatsapp.serializers import (
 )
 from assistants.models import Assistant, Message, WhatsAppConnection
 from assistants.serializers import SourceSerializer
-from businesses.api import TenantAPIView
+from businesses.api.views import TenantAPIView
 from config.errors import ApplicationError, error_response
 
 

@@ -10,15 +10,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import models
-from django.http import HttpResponse
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from businesses.api.ratelimit import hit as rate_limit_hit
 from businesses.authentication import api_key_resolve, bearer_token
 from businesses.models import ApiKey
 from config.errors import ApplicationError, NotFoundError, error_response
-from config.ratelimit import hit as rate_limit_hit
-from config.serializers import represent
 
 
 class TenantAPIView(APIView):
@@ -42,22 +41,11 @@ class TenantAPIView(APIView):
             raise NotFoundError(what or model._meta.verbose_name)
         return obj
 
-    def paginate(self, queryset, serializer_class):
+    def paginate(self, queryset, serializer_class) -> Response:
         """One page of ``queryset`` in the contract's list shape."""
         paginator = api_settings.DEFAULT_PAGINATION_CLASS()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return self.rendered(paginator.get_paginated_data(represent(serializer_class, page)))
-
-    def rendered(self, data) -> HttpResponse:
-        """What DRF makes of ``Response(data)`` (200), rendered here with the negotiated renderer:
-        the same bytes and headers without the template-response steps around them (creating,
-        finalizing and rendering a ``Response`` took ~55 k instructions more than this; a list
-        request is ~1.6 M: docs/benchmarks.md, "API overhead")."""
-        renderer = self.request.accepted_renderer
-        content = renderer.render(data, self.request.accepted_media_type, self.get_renderer_context())
-        content_type = renderer.media_type if renderer.charset is None else \
-            f"{renderer.media_type}; charset={renderer.charset}"
-        return HttpResponse(content, content_type=content_type)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 # --------------------------------------------------------------------------- async views
