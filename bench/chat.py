@@ -523,7 +523,7 @@ def _profile_main(requests: int) -> None:
     from businesses.models import Business
     from businesses.services import business_signup
     from inference import providers
-    from inference.chat import ChatDelta
+    from inference.types import ChatDelta
 
     signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Chat Profile")

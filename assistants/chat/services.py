@@ -35,9 +35,9 @@ from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError, NotFoundError
 from config.tasks import enqueue_on_commit
 from inference import providers
-from inference.chat import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 from inference.errors import InferenceError
 from inference.prompts import build_prompt
+from inference.types import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 
 logger = logging.getLogger(__name__)
 
