@@ -6,7 +6,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from assistants.models import Assistant, KnowledgeSource
 from assistants.retrieval import Passage, hybrid_search
@@ -25,6 +25,16 @@ def assistant_list(*, business: Business) -> QuerySet[Assistant]:
 def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
     """Unordered: the list's paginator orders it (businesses/api/pagination.py)."""
     return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
+
+
+def assistant_count(*, business_id) -> int:
+    return Assistant.objects.for_business(business_id).count()
+
+
+def knowledge_usage(*, business_id) -> tuple[int, int]:
+    """(sources, bytes) the business holds now."""
+    totals = KnowledgeSource.objects.for_business(business_id).aggregate(n=Count("id"), size=Sum("size_bytes"))
+    return int(totals["n"] or 0), int(totals["size"] or 0)
 
 
 def assistant_chunk_count(*, assistant: Assistant) -> int:

@@ -1,8 +1,9 @@
-"""Use cases that change assistants."""
+"""Use cases that change assistants, and sign-up, which creates a business with its first one."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.utils import timezone
 from assistants.models import Assistant, KnowledgeSource, SourceFile
 from billing.services import assistant_quota_check, source_quota_check
 from businesses.models import Business
-from businesses.services import slug_unique
+from businesses.services import slug_unique, tenant_create
 from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
 
@@ -63,6 +64,27 @@ def assistant_create_default(*, business: Business) -> Assistant:
             "handoff_message": "I'll ask a person from our team to reply here as soon as possible.",
         },
     )
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    user: object
+    business: Business
+    assistant: Assistant
+    secret_key: str
+    publishable_key: str
+
+
+def business_signup(*, email: str, password: str, business_name: str, timezone_name: str = "UTC",
+                    locale: str = "en") -> SignupResult:
+    """Sign-up (POST /api/v1/signup): user, business, owner membership, one sk and one pk key
+    (``businesses.services.tenant_create``) and the first assistant, in one transaction."""
+    with transaction.atomic():
+        tenant = tenant_create(email=email, password=password, business_name=business_name,
+                               timezone_name=timezone_name, locale=locale)
+        assistant = assistant_create_default(business=tenant.business)
+    return SignupResult(user=tenant.user, business=tenant.business, assistant=assistant,
+                        secret_key=tenant.secret_key, publishable_key=tenant.publishable_key)
 
 
 def assistant_update(*, assistant: Assistant, data: dict) -> Assistant:

@@ -3,6 +3,7 @@ from django.urls import path
 from assistants import views
 
 urlpatterns = [
+    path("signup", views.SignupView.as_view(), name="signup"),
     path("assistants", views.AssistantListView.as_view(), name="assistant-list"),
     path("assistants/<uuid:pk>", views.AssistantDetailView.as_view(), name="assistant-detail"),
     path("assistants/<uuid:pk>/sources", views.SourceListView.as_view(), name="source-list"),

@@ -54,7 +54,7 @@ def _env() -> dict[str, str]:
 def _setup_tenant() -> str:
     code = (
         "import django; django.setup();"
-        "from businesses.services import business_signup; from assistants.services import assistant_create;"
+        "from assistants.services import assistant_create, business_signup;"
         "import uuid; r = business_signup(email=f'bench-{uuid.uuid4().hex}@example.com', "
         "password='a sturdy passphrase 42', business_name='Bench Bistro');"
         "from bench._tenant import unlimited_plan; unlimited_plan(r.business.pk);"

@@ -142,9 +142,8 @@ def _setup_main(conversations: int, max_answer_tokens: int | None) -> None:
 
     django.setup()
     from assistants.chat import services as chat
-    from assistants.services import source_create
+    from assistants.services import business_signup, source_create
     from businesses.authentication import api_key_resolve
-    from businesses.services import business_signup
 
     signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Chat Bistro")
@@ -518,12 +517,11 @@ def _profile_main(requests: int) -> None:
 
     from assistants import selectors
     from assistants.chat import services as chat
-    from assistants.services import source_create
+    from assistants.services import business_signup, source_create
     from businesses.authentication import api_key_resolve
     from businesses.models import Business
-    from businesses.services import business_signup
     from inference import providers
-    from inference.chat import ChatDelta
+    from inference.types import ChatDelta
 
     signup = business_signup(email=f"bench-chat-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Chat Profile")
@@ -758,11 +756,11 @@ def _quota_micro_main(calls: int) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from assistants.chat import services as chat
+    from assistants.services import business_signup
     from billing.selectors import quota_context
     from billing.services import message_quota_reserve, usage_record_answer
     from businesses.authentication import api_key_resolve
     from businesses.models import Business
-    from businesses.services import business_signup
 
     signup = business_signup(email=f"bench-quota-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
                              business_name="Bench Quota Micro")

@@ -356,9 +356,9 @@ def main() -> None:
 
 
 def _bench(args, settings) -> None:
+    from assistants import services
     from assistants.ingestion import pipeline
     from assistants.models import Chunk, KnowledgeSource, SourceFile
-    from businesses import services
     from businesses.models import Business
     from inference import providers
     from inference.embeddings import get_embedder

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Sum
 from django.utils import timezone
 
+from billing.holdings import assistant_count, knowledge_usage
 from billing.models import FREE_PLAN_DEFAULTS, Plan, Subscription, UsagePeriod
 
 # Statuses in which the subscribed plan applies in full; past_due applies for a grace period.
@@ -98,20 +98,6 @@ def quota_context(*, business_id, now: datetime | None = None) -> QuotaContext:
     plan = plan_effective(subscription=subscription, now=now)
     start, end = usage_period_bounds(subscription=subscription, plan=plan, now=now)
     return QuotaContext(subscription, plan, start, end)
-
-
-def knowledge_usage(*, business_id) -> tuple[int, int]:
-    """(sources, bytes) the business holds now."""
-    from assistants.models import KnowledgeSource
-
-    totals = KnowledgeSource.objects.for_business(business_id).aggregate(n=Count("id"), size=Sum("size_bytes"))
-    return int(totals["n"] or 0), int(totals["size"] or 0)
-
-
-def assistant_count(*, business_id) -> int:
-    from assistants.models import Assistant
-
-    return Assistant.objects.for_business(business_id).count()
 
 
 def billing_overview(*, business) -> dict:

@@ -1,4 +1,4 @@
-"""Use cases that change tenants: sign-up, business settings, API keys."""
+"""Use cases that change tenants: the tenant part of sign-up, business settings, API keys."""
 
 from __future__ import annotations
 
@@ -31,10 +31,9 @@ def slug_unique(*, text: str, taken: Callable[[str], bool], max_length: int = 60
 
 
 @dataclass(frozen=True)
-class SignupResult:
+class NewTenant:
     user: object
     business: Business
-    assistant: object
     secret_key: str
     publishable_key: str
 
@@ -72,11 +71,10 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-def business_signup(*, email: str, password: str, business_name: str, timezone_name: str = "UTC",
-                    locale: str = "en") -> SignupResult:
-    """User + business + owner membership + first assistant + one sk and one pk key, atomically."""
-    from assistants.services import assistant_create_default
-
+def tenant_create(*, email: str, password: str, business_name: str, timezone_name: str = "UTC",
+                  locale: str = "en") -> NewTenant:
+    """User + business + owner membership + one sk and one pk key, atomically: the tenant part of
+    sign-up, whose use case (``assistants.services.business_signup``) adds the first assistant."""
     email = User.objects.normalize_email(email).lower()
     try:
         validate_password(password, user=User(username=email, email=email))
@@ -97,15 +95,13 @@ def business_signup(*, email: str, password: str, business_name: str, timezone_n
                 handoff_email=email,
             )
             Membership.objects.create(user=user, business=business, role=Membership.Role.OWNER)
-            assistant = assistant_create_default(business=business)
             _, secret = api_key_create(business=business, kind=ApiKey.Kind.SECRET, name="default", created_by=user)
             _, publishable = api_key_create(business=business, kind=ApiKey.Kind.PUBLISHABLE, name="web widget",
                                             created_by=user)
     except IntegrityError as exc:  # two sign-ups with the same email or slug at the same instant
         raise ApplicationError("signup_conflict", "Sign-up collided with another one; please retry.",
                                status=409) from exc
-    return SignupResult(user=user, business=business, assistant=assistant, secret_key=secret,
-                        publishable_key=publishable)
+    return NewTenant(user=user, business=business, secret_key=secret, publishable_key=publishable)
 
 
 BUSINESS_EDITABLE = ("name", "timezone", "locale", "handoff_email", "handoff_phone")

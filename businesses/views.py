@@ -2,13 +2,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from assistants.serializers import AssistantSerializer
 from businesses import selectors, services
-from businesses.api.ratelimit import SignupIpRateLimit
 from businesses.api.views import TenantAPIView
 from businesses.models import ApiKey, Business
 from businesses.serializers import (
@@ -16,33 +12,7 @@ from businesses.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     BusinessSerializer,
-    SignupResponseSerializer,
-    SignupSerializer,
 )
-
-
-class SignupView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [SignupIpRateLimit]
-
-    @extend_schema(request=SignupSerializer, responses={201: SignupResponseSerializer}, auth=[],
-                   summary="Create an account, its business, first assistant and keys")
-    def post(self, request):
-        serializer = SignupSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        result = services.business_signup(
-            email=data["email"], password=data["password"], business_name=data["business_name"],
-            timezone_name=data["timezone"], locale=data["locale"],
-        )
-        body = {
-            "user": {"id": result.user.pk, "email": result.user.email},
-            "business": BusinessSerializer(result.business).data,
-            "assistant": AssistantSerializer(result.assistant).data,
-            "api_keys": {"secret": result.secret_key, "publishable": result.publishable_key},
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class BusinessView(TenantAPIView):

@@ -8,104 +8,19 @@ process and configuration, built on first use (thread-safe):
 - otherwise: ``ExtractiveChatBackend`` (``inference/extractive.py``), which answers without a
   model by quoting the best sentences of the retrieved passages.
 
-Every backend streams zero or more ``ChatDelta`` and then exactly one ``ChatResult``, and
-raises only ``inference.errors`` types.
+Every backend streams zero or more ``ChatDelta`` and then exactly one ``ChatResult`` (the
+values in ``inference/types.py``), and raises only ``inference.errors`` types.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
 
-__all__ = [
-    "ChatBackend",
-    "ChatDelta",
-    "ChatMessage",
-    "ChatRequest",
-    "ChatResult",
-    "PassageRef",
-    "clear_chat_backend_cache",
-    "get_chat_backend",
-]
+from inference.extractive import ExtractiveChatBackend
+from inference.types import ChatBackend
+from inference.vllm import VLLMChatBackend
 
-Role = Literal["system", "user", "assistant"]
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True)
-class PassageRef:
-    """A knowledge passage handed to the model (and cited back to the customer)."""
-
-    chunk_id: str
-    source_id: str
-    source_title: str
-    text: str
-
-
-@dataclass
-class ChatRequest:
-    """What to generate.
-
-    ``messages`` is the full prompt (see ``inference.prompts.build_prompt``). ``passages`` and
-    ``question`` are the same material in structured form: the vLLM backend cites
-    ``passages`` and ignores ``question``; the extractive backend answers from them and
-    ignores ``messages``. ``fallback_text`` is what the extractive backend says when no
-    passage answers the question (the caller knows the business's wording, handoff contact
-    and language); ``None`` means the backend's default English sentence.
-    """
-
-    messages: list[ChatMessage]
-    max_tokens: int
-    temperature: float
-    model: str | None = None
-    passages: list[PassageRef] = field(default_factory=list)
-    question: str = ""
-    stop: list[str] | None = None
-    fallback_text: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """The end of an answer. ``text`` is the whole answer (the deltas joined).
-
-    ``cited``: the passages the answer used — for the extractive backend the ones it quoted,
-    for vLLM every passage that was in the prompt (the model's own ``[n]`` markers are not
-    trusted as the citation list).
-    """
-
-    text: str
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    backend: str
-    model: str
-    cited: list[PassageRef]
-
-
-@runtime_checkable
-class ChatBackend(Protocol):
-    name: str
-
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta | ChatResult]:
-        """Zero or more ``ChatDelta`` as text is produced, then exactly one ``ChatResult``."""
-        ...
-
-    async def complete(self, request: ChatRequest) -> ChatResult:
-        """The whole answer at once."""
-        ...
-
+__all__ = ["clear_chat_backend_cache", "get_chat_backend"]
 
 _lock = threading.Lock()
 _backends: dict[tuple, ChatBackend] = {}
@@ -143,10 +58,7 @@ def get_chat_backend(
     with _lock:
         backend = _backends.get(key)
         if backend is None:
-            # Imported here: both modules import this one for the dataclasses.
             if urls:
-                from inference.vllm import VLLMChatBackend
-
                 backend = VLLMChatBackend(
                     base_urls=list(urls),
                     model=model,
@@ -159,8 +71,6 @@ def get_chat_backend(
                     cooldown_seconds=cooldown_seconds,
                 )
             else:
-                from inference.extractive import ExtractiveChatBackend
-
                 backend = ExtractiveChatBackend()
             _backends[key] = backend
     return backend

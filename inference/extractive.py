@@ -36,7 +36,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from inference.chat import ChatDelta, ChatRequest, ChatResult, PassageRef
+from inference.types import ChatDelta, ChatRequest, ChatResult, PassageRef
 
 __all__ = ["DEFAULT_FALLBACK", "ExtractiveChatBackend", "rough_token_count", "terms"]
 

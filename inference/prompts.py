@@ -33,8 +33,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inference.chat import ChatMessage, PassageRef
 from inference.errors import InferenceBadRequest
+from inference.types import ChatMessage, PassageRef
 
 __all__ = ["MESSAGE_OVERHEAD", "BuiltPrompt", "build_prompt", "render_passages"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from inference.chat import ChatBackend, get_chat_backend
+from inference.chat import get_chat_backend
 from inference.embeddings import Embedder, get_embedder
+from inference.types import ChatBackend
 
 
 def embedder() -> Embedder:

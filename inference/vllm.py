@@ -56,13 +56,13 @@ from typing import Any
 import httpx
 
 from inference import http_errors
-from inference.chat import ChatDelta, ChatRequest, ChatResult
 from inference.errors import (
     InferenceBadRequest,
     InferenceError,
     InferenceTimeout,
     InferenceUnavailable,
 )
+from inference.types import ChatDelta, ChatRequest, ChatResult
 
 __all__ = ["ReplicaStatus", "VLLMChatBackend"]
 

@@ -16,7 +16,7 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from businesses import services
+from assistants import services
 from businesses.authentication import key_cache
 from tests.inference.vllm_support import VLLMServer, build_tiny_model, ensure_vllm_venv, start_vllm_server
 

@@ -35,7 +35,7 @@ from businesses.permissions import IsAnyKey
 WIDGET_JS = Path(__file__).resolve().parent.parent / "static" / "frontdesk" / "widget.js"
 WIDGET_JS_MAX_AGE = 300  # seconds browsers and CDNs reuse the script before revalidating (ETag)
 CONFIG_MAX_AGE = 60  # a changed greeting reaches open pages within a minute
-DEMO_SLUG = "golden-dragon-demo"  # businesses/management/commands/demo_seed.py
+DEMO_SLUG = "golden-dragon-demo"  # assistants/management/commands/demo_seed.py
 DEMO_FILE_NAME = "demo-widget.json"
 
 

@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from assistants.channels.whatsapp.intent import asks_for_person
+from assistants.chat import hours, signals
+from assistants.chat.intent import asks_for_person
 from assistants.models import Assistant, Conversation, Message
 from assistants.selectors import chunks_search
 from billing.selectors import QuotaContext
@@ -33,11 +34,10 @@ from billing.services import message_quota_release, message_quota_reserve, usage
 from businesses.models import ApiKey, Business
 from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError, NotFoundError
-from config.tasks import enqueue_on_commit
 from inference import providers
-from inference.chat import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 from inference.errors import InferenceError
 from inference.prompts import build_prompt
+from inference.types import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def conversation_set_state(*, conversation: Conversation, state: str) -> Convers
         conversation.refresh_from_db()
         if changed and state == Conversation.State.HANDOFF:
             _handoff_emit(conversation)
-            _handoff_notify(conversation)
+            notice = _handoff_notice_add(conversation)
+            signals.handoff_started.send(sender=Conversation, conversation=conversation, notice=notice)
     return conversation
 
 
@@ -116,25 +117,30 @@ def conversation_handoff(*, conversation: Conversation, reason: str) -> Conversa
 
 
 # The channels whose customer reads the conversation here (the widget polls, an API integration
-# reads the messages). WhatsApp sends its own notice and alert (assistants/channels/whatsapp).
+# reads the messages). A messaging channel (WhatsApp) sends its customer its own notice.
 HANDOFF_NOTIFY_CHANNELS = (Conversation.Channel.WIDGET, Conversation.Channel.API)
 
 
-def _handoff_notify(conversation: Conversation) -> None:
-    """Once per handoff of a widget or API conversation: a system message saying who will reply
-    (and when, if the business is closed now), and an owner alert on WhatsApp from a task."""
-    if conversation.channel not in HANDOFF_NOTIFY_CHANNELS:
-        return
-    from assistants.channels.whatsapp.services import handoff_notice, owner_alert_connection
-    from assistants.channels.whatsapp.tasks import channel_whatsapp_owner_alert_task
+def handoff_notice(assistant: Assistant, *, now=None) -> str:
+    """What the customer is told when a person takes over, with the next opening time when closed."""
+    business = assistant.business
+    now = now or timezone.now()
+    opening = hours.next_opening(assistant.business_hours or {}, business.timezone, now)
+    if opening is None:
+        return f"I've asked someone from {business.name} to reply to you here."
+    return (f"I've asked someone from {business.name} to reply to you here. We're closed right now, so they "
+            f"will get back to you when we open ({hours.describe(opening, now)}).")
 
+
+def _handoff_notice_add(conversation: Conversation) -> Message | None:
+    """Once per handoff of a widget or API conversation: a system message saying who will reply
+    (and when, if the business is closed now). None for the other channels."""
+    if conversation.channel not in HANDOFF_NOTIFY_CHANNELS:
+        return None
     assistant = Assistant.objects.for_business(conversation.business_id).select_related("business").get(
         pk=conversation.assistant_id)
-    notice = Message.objects.unscoped().create(business_id=conversation.business_id, conversation=conversation,
-                                               role=Message.Role.SYSTEM, content=handoff_notice(assistant))
-    if owner_alert_connection(conversation) is not None:
-        enqueue_on_commit(channel_whatsapp_owner_alert_task, str(conversation.business_id), str(conversation.pk),
-                          str(notice.pk))
+    return Message.objects.unscoped().create(business_id=conversation.business_id, conversation=conversation,
+                                             role=Message.Role.SYSTEM, content=handoff_notice(assistant))
 
 
 def _handoff_emit(conversation: Conversation) -> None:
@@ -230,11 +236,7 @@ def staff_message_send(*, conversation: Conversation, content: str) -> Message:
         if locked.state != Conversation.State.HANDOFF:
             _handoff_emit(locked)
         _message_emit(staff)
-        if locked.channel == Conversation.Channel.WHATSAPP:
-            # The customer is on WhatsApp: the reply must leave through the Graph API too.
-            from assistants.channels.whatsapp.tasks import channel_whatsapp_staff_task
-
-            enqueue_on_commit(channel_whatsapp_staff_task, str(locked.business_id), str(staff.pk))
+        signals.staff_message_sent.send(sender=Message, conversation=locked, message=staff)
         return staff
 
 

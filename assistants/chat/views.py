@@ -26,7 +26,7 @@ from assistants.models import Assistant, Conversation, Message
 from businesses.api.views import TenantAPIView, async_api_view, json_body
 from businesses.permissions import IsAnyKey
 from config.errors import ApplicationError
-from inference.chat import ChatDelta, ChatMessage
+from inference.types import ChatDelta, ChatMessage
 
 CUSTOMER_TOKEN_HEADER = "X-Customer-Token"  # noqa: S105 - a header name
 

@@ -16,8 +16,9 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from billing.holdings import assistant_count, knowledge_usage
 from billing.models import Plan, Subscription, UsagePeriod
-from billing.selectors import QuotaContext, assistant_count, knowledge_usage, quota_context
+from billing.selectors import QuotaContext, quota_context
 from config.errors import ApplicationError
 
 # One statement: create the period's row or add one to it, only while under the limit. Under

@@ -23,11 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from assistants.channels.whatsapp import hours, services
+from assistants.channels.whatsapp import receivers, services
 from assistants.channels.whatsapp.crypto import token_decrypt
-from assistants.channels.whatsapp.intent import asks_for_person
 from assistants.channels.whatsapp.tasks import channel_whatsapp_inbound_task
+from assistants.chat import hours
 from assistants.chat import services as chat_services
+from assistants.chat.intent import asks_for_person
 from assistants.chat.services import staff_message_send
 from assistants.models import (
     Conversation,
@@ -627,7 +628,7 @@ def test_staff_message_on_a_whatsapp_conversation_queues_its_delivery(graph, que
 
 @pytest.fixture
 def alerts(monkeypatch) -> list[tuple]:
-    """The owner-alert tasks the chat services queue (after commit), to run by hand."""
+    """The owner-alert tasks the channel's handoff receiver queues (after commit), to run by hand."""
     from django.db import transaction
 
     calls: list[tuple] = []
@@ -635,7 +636,7 @@ def alerts(monkeypatch) -> list[tuple]:
     def record(task, *args):
         transaction.on_commit(lambda: calls.append((task, args)))
 
-    monkeypatch.setattr(chat_services, "enqueue_on_commit", record)
+    monkeypatch.setattr(receivers, "enqueue_on_commit", record)
     return calls
 
 

@@ -7,12 +7,13 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
 from assistants.models import Assistant
 from assistants.services import source_create
-from billing import selectors, services
+from billing import holdings, selectors, services
 from billing.models import Plan, Subscription, UsagePeriod
 from config.errors import ApplicationError
 from tests.conftest import make_tenant
@@ -220,6 +221,20 @@ def test_another_business_sources_do_not_count(tenant):
     other_tenant = make_tenant("Rival Noodles", plan="pro")
     source_create(assistant=other_tenant.assistant, kind="text", title="Big", text="x" * (10 * MB))
     services.source_quota_check(business=tenant.business, adding_bytes=MB)
+
+
+def test_quotas_count_with_the_counters_the_owning_app_registered(tenant, monkeypatch):
+    """Billing reads no assistants table: it counts with what AssistantsConfig.ready registered."""
+    monkeypatch.setattr(holdings, "_counters", {})
+    with pytest.raises(ImproperlyConfigured):  # fails closed: never "nothing counted, all allowed"
+        services.assistant_quota_check(business=tenant.business)
+    holdings.holdings_counters_register(assistants=lambda *, business_id: 0,
+                                        knowledge=lambda *, business_id: (5, 0))
+    services.assistant_quota_check(business=tenant.business)  # the sign-up's assistant is not counted now
+    with pytest.raises(ApplicationError) as exc:
+        services.source_quota_check(business=tenant.business, adding_bytes=1)
+    assert exc.value.details["resource"] == "sources" and exc.value.details["used"] == 5
+    assert selectors.billing_overview(business=tenant.business)["usage"]["sources"]["used"] == 5
 
 
 def test_fifty_concurrent_reservations_spend_exactly_the_ten_left(transactional_db):

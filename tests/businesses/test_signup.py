@@ -37,6 +37,23 @@ def test_signup_creates_everything_and_returns_keys_once(anon):
 
 
 @pytest.mark.django_db
+def test_signup_whose_first_assistant_fails_leaves_no_account(anon, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    from assistants import services
+    from config.errors import ApplicationError
+
+    def refuse(**kwargs):
+        raise ApplicationError("conflict", "No assistant today.", status=409)
+
+    monkeypatch.setattr(services, "assistant_create_default", refuse)
+    assert _signup(anon).status_code == 409
+    assert not get_user_model().objects.filter(email="mei@golden-dragon.example").exists()
+    assert not Business.objects.filter(slug="golden-dragon").exists()
+    assert not ApiKey.objects.unscoped().exists()
+
+
+@pytest.mark.django_db
 def test_stored_key_cannot_be_recovered_from_the_database(anon):
     sk = _signup(anon).json()["api_keys"]["secret"]
     secret_part = sk[12:]

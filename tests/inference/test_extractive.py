@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from inference.chat import ChatBackend, ChatDelta, ChatRequest, ChatResult, PassageRef
 from inference.extractive import DEFAULT_FALLBACK, ExtractiveChatBackend, rough_token_count, terms
+from inference.types import ChatBackend, ChatDelta, ChatRequest, ChatResult, PassageRef
 
 MENU = PassageRef(
     chunk_id="c-menu", source_id="s-menu", source_title="Menu",

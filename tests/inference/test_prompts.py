@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from inference.chat import ChatMessage, PassageRef
 from inference.errors import InferenceBadRequest
 from inference.prompts import MESSAGE_OVERHEAD, build_prompt
+from inference.types import ChatMessage, PassageRef
 
 
 def words(text: str) -> int:

@@ -8,18 +8,10 @@ import time
 
 import pytest
 
-from inference.chat import (
-    ChatBackend,
-    ChatDelta,
-    ChatMessage,
-    ChatRequest,
-    ChatResult,
-    PassageRef,
-    clear_chat_backend_cache,
-    get_chat_backend,
-)
+from inference.chat import clear_chat_backend_cache, get_chat_backend
 from inference.errors import InferenceBadRequest, InferenceTimeout, InferenceUnavailable
 from inference.extractive import ExtractiveChatBackend
+from inference.types import ChatBackend, ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 from inference.vllm import VLLMChatBackend
 from tests.inference.misbehaving_server import DEFAULT_REPLY, closed_port_url, misbehaving_server
 

@@ -29,15 +29,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from assistants.channels.whatsapp import graph, hours
+from assistants.channels.whatsapp import graph
 from assistants.channels.whatsapp.crypto import token_decrypt, token_encrypt
-from assistants.channels.whatsapp.intent import asks_for_person
+from assistants.chat.intent import asks_for_person
 from assistants.chat.services import (
     Done,
     Failed,
     answer_events,
     answer_prepare,
     conversation_set_state,
+    handoff_notice,
     message_send,
     staff_message_send,
 )
@@ -392,17 +393,6 @@ def _handoff(connection: WhatsAppConnection, inbound: WhatsAppInbound, conversat
               text=f"{preface}\n\n{notice}", message=answer)
     else:
         _notice(connection, inbound, conversation, f"{preface} {notice}".strip())
-
-
-def handoff_notice(assistant: Assistant, *, now=None) -> str:
-    """What the customer is told when a person takes over, with the next opening time when closed."""
-    business = assistant.business
-    now = now or timezone.now()
-    opening = hours.next_opening(assistant.business_hours or {}, business.timezone, now)
-    if opening is None:
-        return f"I've asked someone from {business.name} to reply to you here."
-    return (f"I've asked someone from {business.name} to reply to you here. We're closed right now, so they "
-            f"will get back to you when we open ({hours.describe(opening, now)}).")
 
 
 def _notice(connection: WhatsAppConnection, inbound: WhatsAppInbound, conversation: Conversation,

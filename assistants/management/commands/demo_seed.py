@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from assistants.channels.widget import demo_widget_save
 from assistants.models import Assistant, KnowledgeSource
-from assistants.services import assistant_update, source_create
+from assistants.services import assistant_update, business_signup, source_create
 from businesses.models import ApiKey, Business
-from businesses.services import api_key_create, business_signup
+from businesses.services import api_key_create
 from config.tasks import inline_tasks_wait
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"

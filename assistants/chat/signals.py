@@ -1,0 +1,20 @@
+"""What happens to a conversation, for the channels to act on.
+
+Chat imports no channel: a channel connects receivers to these signals (the WhatsApp channel in
+``AssistantsConfig.ready``), so adding one changes nothing here. They are sent inside the
+transaction that made the change; a receiver that queues work does it with
+``transaction.on_commit`` (``config.tasks.enqueue_on_commit``), so rolled-back work queues nothing.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# A conversation went to ``handoff`` through ``conversation_set_state``, once per handoff.
+# Arguments: ``conversation``; ``notice``, the system message that told a widget or API customer
+# who will reply, or None where the conversation's channel tells its customer itself.
+handoff_started = Signal()
+
+# A person of the business wrote to the customer (``staff_message_send``). Arguments:
+# ``conversation``, ``message``.
+staff_message_sent = Signal()
