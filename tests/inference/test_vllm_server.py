@@ -74,7 +74,9 @@ def test_concurrent_requests_are_batched(vllm_server: VLLMServer) -> None:
     async def one(client: httpx.AsyncClient, i: int) -> dict:
         response = await client.post(
             "/chat/completions",
-            json={"model": vllm_server.model, "max_tokens": max_tokens, "seed": i,
+            # ignore_eos (vLLM's own parameter): the random model's answers run to max_tokens, long
+            # enough for /metrics to see the batch; ended by an early EOS they took 0.8 s in all.
+            json={"model": vllm_server.model, "max_tokens": max_tokens, "seed": i, "ignore_eos": True,
                   "messages": [{"role": "user", "content": f"Table for {i} people tonight?"}]},
         )
         response.raise_for_status()
