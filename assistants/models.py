@@ -27,6 +27,10 @@ class Assistant(TenantModel):
     tone = models.CharField(max_length=16, choices=Tone.choices, default=Tone.FRIENDLY)
     # {"mon": [["11:30", "14:30"], ["18:00", "22:00"]], ...}; a missing day is closed.
     business_hours = models.JSONField(default=dict, blank=True)
+    # Dated exceptions to business_hours, in the business's time zone:
+    # [{"date": "2026-12-25", "closed": true, "note": "Christmas"},
+    #  {"date": "2026-12-31", "hours": [["12:00", "16:00"]], "note": "New Year's Eve"}].
+    hours_exceptions = models.JSONField(default=list, blank=True)
     handoff_message = models.CharField(max_length=500, blank=True)
     temperature = models.FloatField(default=0.3, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
     max_answer_tokens = models.PositiveIntegerField(
@@ -54,6 +58,7 @@ class KnowledgeSource(TenantModel):
         FAQ = "faq"
         FILE = "file"
         URL = "url"
+        CATALOG = "catalog"  # the items an owner added over the API (one such source per assistant)
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -81,6 +86,7 @@ class KnowledgeSource(TenantModel):
     error_code = models.CharField(max_length=40, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
+    items_count = models.PositiveIntegerField(default=0)  # catalog items this source holds
     # sha256 of the extracted text the current chunks came from.
     content_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -133,6 +139,9 @@ class Chunk(TenantModel):
     embedding_dim = models.PositiveSmallIntegerField()
     search_config = models.CharField(max_length=32, default="simple")
     search_vector = SearchVectorField(null=True)
+    # The catalog item this passage renders as a sentence (one passage per item), if any.
+    catalog_item = models.ForeignKey("CatalogItem", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="chunks")
 
     objects = TenantManager()
 
@@ -144,6 +153,47 @@ class Chunk(TenantModel):
             models.Index(fields=["assistant", "content_hash"], name="chunk_assistant_hash"),
             GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]
+
+
+class CatalogItem(TenantModel):
+    """One dish or product, typed: the values that decide every answer about its price,
+    allergens, diet and availability (DESIGN.md "Answers: grounded or handed off").
+
+    Unknown is not "no": ``allergens`` is None when the source says nothing about allergens
+    (an allergen question about the item is then handed to a person), and ``dietary`` holds
+    only the tags the source states, true or false.
+    """
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="catalog_items")
+    source = models.ForeignKey(KnowledgeSource, on_delete=models.CASCADE, related_name="catalog_items")
+    ordinal = models.PositiveIntegerField(default=0)  # the row's place in its source
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)  # ISO 4217; blank: not stated
+    # Canonical names of the 14 EU allergens (assistants/catalog/allergens.py); None: unknown.
+    allergens = models.JSONField(null=True, blank=True)
+    allergens_other = models.JSONField(default=list, blank=True)  # free text beyond the 14
+    # {"vegetarian": true, "vegan": false, "gluten_free": true, "halal": true, ...}: stated tags only.
+    dietary = models.JSONField(default=dict, blank=True)
+    spice_level = models.PositiveSmallIntegerField(null=True, blank=True)  # 0 (mild) to 5
+    # [{"name": "large", "price_delta": "2.00"}, ...]
+    options = models.JSONField(default=list, blank=True)
+    available = models.BooleanField(default=True)  # false: sold out
+    available_until = models.DateTimeField(null=True, blank=True)  # after this, not available
+    extra = models.JSONField(default=dict, blank=True)  # the source's other columns
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assistant", "-created_at"], name="catalog_assistant_created"),
+            models.Index(fields=["source", "ordinal"], name="catalog_source_ordinal"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Conversation(TenantModel):
@@ -199,6 +249,15 @@ class Message(TenantModel):
     error = models.TextField(blank=True)
     backend = models.CharField(max_length=20, blank=True)
     model = models.CharField(max_length=200, blank=True)
+
+    class Grounding(models.TextChoices):
+        CATALOG = "catalog"  # composed from the typed catalog
+        HOURS = "hours"  # composed from the structured business hours
+        PASSAGES = "passages"  # from knowledge passages that answer the question
+        NONE = "none"  # the handoff answer: nothing in the knowledge answers it
+
+    # What an assistant answer rests on; blank for other roles.
+    grounding = models.CharField(max_length=10, choices=Grounding.choices, blank=True)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
