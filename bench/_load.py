@@ -183,7 +183,7 @@ def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, s
 
     The clients connect, run ``warmup`` seconds, and go on over the same keep-alive connections
     for the ``seconds`` that are measured: the latencies are those of 64 (``concurrency``)
-    clients already connected. ``cold_start`` measures as before 2026-11-29: the warm-up on
+    clients already connected. ``cold_start``: the warm-up on
     connections of its own, then the measured run opening all its connections at once, so its
     first requests also wait for the burst of connections to be accepted.
     """

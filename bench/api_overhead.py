@@ -211,7 +211,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cold-start", action="store_true",
-                        help="measure as before 2026-11-29: new connections, all opened at once, for the measured run")
+                        help="the measured run on new connections, all opened at once (includes the accept burst)")
     parser.add_argument("--in-process", type=int, default=0, metavar="N",
                         help="instead of serving: N requests per endpoint through Django in this process")
     parser.add_argument("--instructions", type=int, default=0, metavar="N",
