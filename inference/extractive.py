@@ -1,27 +1,29 @@
 """The chat backend used when no model server is configured: answers by quoting passages.
 
 Nothing is generated. The answer is at most ``MAX_SENTENCES`` sentences copied verbatim from
-``request.passages`` (retrieval's ranked passages), chosen by lexical overlap with
-``request.question``:
+``request.passages`` (retrieval's ranked passages, already above the relevance floor), and
+only sentences that answer the question's key terms:
 
-- terms: lower-cased words of letters/digits minus a short English stop-word list, with a
-  plural ``s`` stripped; runs of CJK characters become character bigrams (a lone character is
-  its own term), skipping bigrams that contain a function character (的, 吗, 你, ...).
-- a sentence's relevance is the idf-weighted share of the question's terms it contains (idf
-  over the candidate sentences; a term no sentence has weighs like one in half of them); the
-  passage's retrieval rank adds a small prior
-  (``RANK_PRIOR / (1 + rank)``) so ties go to the better passage.
-- a question sentence inside a passage (an FAQ's "Q: ...?") is never quoted: its relevance
-  passes to the sentence after it (the answer).
-- sentences are kept if they reach ``MIN_COVERAGE`` and at least half the best score, best
-  first, skipping a sentence with the same terms as one already kept (the same text in two
-  passages), until ``MAX_SENTENCES`` or the ``max_tokens`` budget (the best one is always kept
-  whole: cutting it would put words in a passage's mouth), then put back in reading order
-  (passage rank, position in the passage).
+- terms: lower-cased words of letters/digits minus a stop-word list, lightly stemmed
+  ("deliveries", "delivering" → "deliver"); Chinese text is segmented into words by jieba,
+  minus function words (的, 吗, 你们, ...).
+- a sentence answers with its *context*: an FAQ answer with its question, a section's
+  sentence with its heading. Its coverage is the idf-weighted share of the question's terms
+  found in the sentence and its context (idf over the candidate sentences). A question term
+  no passage contains weighs like the rarest term: "do you have a kids menu?" is not
+  answered by a sentence about the menu.
+- a sentence is a candidate when its coverage reaches ``MIN_COVERAGE``; "do you deliver
+  flowers?" is not answered by a sentence about the flowers on the tables (half the terms).
+- never quoted: questions (an FAQ's "Q: ...?"), headings, record dumps ("name: …; price: …"),
+  fragments (a chunk's first words when they continue a sentence, a last part without its
+  end). FAQ prefixes ("A:", "答:") are removed: an FAQ hit answers with its answer text.
+- kept: the best candidate, then others with at least ``KEEP_SHARE`` of its score, skipping
+  repeats, until ``MAX_SENTENCES`` or the ``max_tokens`` budget (the best one is always kept
+  whole); put back in reading order.
 
-If no sentence reaches ``MIN_COVERAGE`` the answer is ``request.fallback_text`` (the caller's
-honest "I don't know" with its handoff contact, in the business's language) or
-``DEFAULT_FALLBACK``, and nothing is cited.
+If no sentence qualifies the answer is ``request.fallback_text`` (the caller's honest "I don't
+know" with its handoff contact, in the business's language) or ``DEFAULT_FALLBACK``, nothing is
+cited and ``ChatResult.abstained`` is set.
 
 Token counts: ``prompt_tokens`` is 0 (no model read a prompt); ``completion_tokens`` is a
 rough count of the answer, words plus CJK characters (``rough_token_count``), so usage
@@ -30,11 +32,12 @@ numbers stay comparable in size to a model's.
 
 from __future__ import annotations
 
-import itertools
+import logging
 import math
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from inference.types import ChatDelta, ChatRequest, ChatResult, PassageRef
 
@@ -42,8 +45,9 @@ __all__ = ["DEFAULT_FALLBACK", "ExtractiveChatBackend", "rough_token_count", "te
 
 DEFAULT_FALLBACK = "I'm sorry, I don't have that information. Please contact us directly and we'll help you."
 MAX_SENTENCES = 3
-MIN_COVERAGE = 0.2
-RANK_PRIOR = 0.05
+MIN_COVERAGE = 0.6
+KEEP_SHARE = 0.75
+RANK_PRIOR = 0.02
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -59,8 +63,45 @@ doing have has had having i me my we our us you your he she it its they them the
 there here what which who whom whose when where why how can could would should will shall may might must
 not no yes so than too very just also any some all about into over under up down out off again then once
 please tell know want like get got let lets s t im ive id youre dont doesnt
+offer offers provide provides sell sells make makes anything something thing things
 """.split())
-_CJK_STOP_CHARS = frozenset("的了吗呢吧啊呀么你我他她它们是在和与也都就这那请问吗嗎們這個个")
+# Chinese function words and question words (jieba's segments), and single function characters.
+_CJK_STOP_WORDS = frozenset("""
+的 了 吗 嗎 呢 吧 啊 呀 么 麼 你 您 我 他 她 它 你们 你們 我们 我們 他们 是 在 和 与 與 也 都 就 这 這 那 请问 請問
+请 請 问 問 有 有没有 有沒有 没有 沒有 能 能不能 可以 可不可以 个 個 些 哪 哪些 什么 什麼 怎么 怎麼 多少 几 幾
+一下 一个 一個 会 會 要 想 给 給 吃 提供 时候 時候 什么时候 什麼時候 几点 幾點 为什么 為什麼 呀 嘛 哦
+""".split())
+
+
+# Words that mean the same to a customer: mapped to one term on both sides.
+_SYNONYMS = {
+    "delivery": "deliver", "opening": "open", "closing": "close", "closed": "close", "booking": "book",
+    "reservation": "book", "reserve": "book", "cost": "price", "fee": "price", "charge": "price",
+    "費用": "价格", "费用": "价格", "收费": "价格", "价钱": "价格", "價格": "价格", "多少钱": "价格",
+    "营业": "开门", "營業": "开门", "开": "开门",
+}
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba  # loads its dictionary (about a second) on the first Chinese text
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        word = word[:-2] if not word.endswith("ied") else word[:-3] + "y"
+    elif len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return _SYNONYMS.get(word, word)
 
 
 def terms(text: str) -> list[str]:
@@ -71,18 +112,13 @@ def terms(text: str) -> list[str]:
         word = word.replace("'", "")
         if word in _STOP_WORDS:
             continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
+        stemmed = _stem(word)
+        if stemmed not in _STOP_WORDS:
+            out.append(_SYNONYMS.get(word, stemmed))
     for run in _CJK_RUN.findall(text):
-        if len(run) == 1:
-            if run not in _CJK_STOP_CHARS:
-                out.append(run)
-            continue
-        for i in range(len(run) - 1):
-            bigram = run[i : i + 2]
-            if not (set(bigram) & _CJK_STOP_CHARS):
-                out.append(bigram)
+        for word in _jieba().lcut_for_search(run):
+            if word not in _CJK_STOP_WORDS:
+                out.append(_SYNONYMS.get(word, word))
     return out
 
 
@@ -100,20 +136,62 @@ class _Sentence:
     text: str
     terms: frozenset[str]
     is_question: bool
+    context: frozenset[str] = frozenset()  # the FAQ question's or the heading's terms, the title's
+    quotable: bool = True
+    is_heading: bool = False
     coverage: float = 0.0
 
 
-def _split_sentences(text: str) -> list[str]:
+_PREFIX = re.compile(r"^\s*(?:[QA]|Question|Answer|问|答|問)\s*[:\uff1a]\s*", re.IGNORECASE)
+# "name: Mapo tofu; price: 12.50; ..." — a record rendered as key/value pairs is data, not a sentence.
+_RECORD = re.compile(r"(?:^|;\s*)[^:;]{1,40}:\s*[^;]*;\s*[^:;]{1,40}:")
+_TERMINAL = tuple(".!?…\u3002\uff01\uff1f")
+
+
+def _split_sentences(text: str) -> list[tuple[str, bool]]:
+    """(sentence, ends_cleanly): a sentence ends cleanly at its punctuation or a line break."""
     sentences = []
     for match in _SENTENCE.finditer(text):
-        sentence = match.group(0).strip()
+        raw = match.group(0)
+        sentence = _PREFIX.sub("", raw.strip()).strip()
         if sentence and any(ch.isalnum() for ch in sentence):
-            sentences.append(sentence)
+            clean = sentence.endswith(_TERMINAL) or match.end() < len(text)
+            sentences.append((sentence, clean))
     return sentences
 
 
+def _passage_sentences(p_index: int, passage: PassageRef) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for position, (sentence, clean) in enumerate(_split_sentences(passage.text)):
+        raw_question = sentence.rstrip().endswith(("?", "\uff1f"))
+        item = _Sentence(p_index, position, sentence, frozenset(terms(sentence)), raw_question)
+        # A chunk may start inside a sentence (lower-case start) or stop before its end (a
+        # long last part without its full stop): such fragments are never quoted; the whole
+        # sentence is in the neighbouring chunk. A short unpunctuated line is a label or a
+        # list item, and stays.
+        fragment = (position == 0 and sentence[:1].islower()) or (not clean and len(sentence.split()) >= 12)
+        item.quotable = not fragment and not _RECORD.search(sentence)
+        out.append(item)
+    # Context: an FAQ answer carries its question's terms; a section's sentences their
+    # heading's (a heading: a short unpunctuated line followed by a real sentence; a list of
+    # short lines is content); every sentence its source's title.
+    title = frozenset(terms(passage.source_title))
+    context = title
+    for index, item in enumerate(out):
+        following = out[index + 1] if index + 1 < len(out) else None
+        if _heading_like(item.text) and following is not None and not _heading_like(following.text):
+            item.is_heading = True
+            context = title | item.terms
+            continue
+        if item.is_question:
+            context = title | item.terms
+            continue
+        item.context = context
+    return out
+
+
 class ExtractiveChatBackend:
-    """Quotes the passages that best match the question. Stateless; safe to share."""
+    """Quotes the passages that answer the question. Stateless; safe to share."""
 
     name = "extractive"
     model = "extractive"
@@ -122,11 +200,11 @@ class ExtractiveChatBackend:
         self.fallback_text = fallback_text
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta | ChatResult]:
-        sentences, cited = self._answer(request)
+        sentences, cited = self.answer(request)
         if not sentences:
             text = request.fallback_text or self.fallback_text
             yield ChatDelta(text)
-            yield self._result(text, [])
+            yield self._result(text, [], abstained=True)
             return
         parts = []
         for i, sentence in enumerate(sentences):
@@ -143,51 +221,36 @@ class ExtractiveChatBackend:
         assert result is not None
         return result
 
-    def _result(self, text: str, cited: list[PassageRef]) -> ChatResult:
+    def _result(self, text: str, cited: list[PassageRef], *, abstained: bool = False) -> ChatResult:
         return ChatResult(text=text, finish_reason="stop", prompt_tokens=0,
                           completion_tokens=rough_token_count(text), backend=self.name, model=self.model,
-                          cited=cited)
+                          cited=cited, abstained=abstained)
 
-    def _answer(self, request: ChatRequest) -> tuple[list[str], list[PassageRef]]:
-        question_terms = set(terms(request.question))
+    def answer(self, request: ChatRequest) -> tuple[list[str], list[PassageRef]]:
+        """The sentences that answer ``request.question`` and the passages they come from;
+        ([], []) when none does (see the module docstring)."""
+        clauses = [set(terms(clause)) for clause in _clauses(request.question)]
+        clauses = [c for c in clauses if c]
+        question_terms = set().union(*clauses) if clauses else set()
         if not question_terms or not request.passages:
             return [], []
         sentences: list[_Sentence] = []
         for p_index, passage in enumerate(request.passages):
-            for position, text in enumerate(_split_sentences(passage.text)):
-                sentences.append(_Sentence(p_index, position, text, frozenset(terms(text)),
-                                           text.rstrip().endswith(("?", "\uff1f"))))
+            sentences += _passage_sentences(p_index, passage)
         if not sentences:
             return [], []
         n = len(sentences)
-        df = {t: sum(1 for s in sentences if t in s.terms) for t in question_terms}
-        # A question word no passage contains (``df`` 0) weighs like a common word, not like the
-        # rarest one: customers phrase questions in words the answer never uses ("Which dishes
-        # contain peanuts?" vs "allergens: peanuts"), and those must not drown the word that matches.
-        weight = {t: math.log(1 + (n + 1) / ((df[t] or n / 2) + 0.5)) for t in question_terms}
-        total = sum(weight.values())
+        df = {t: sum(1 for s in sentences if t in s.terms or t in s.context) for t in question_terms}
+        # A question term no passage contains weighs like the rarest one: it is what the
+        # customer asks about, and nothing here speaks of it.
+        weight = {t: math.log(1 + (n + 1) / (max(df[t], 1) - 0.5)) for t in question_terms}
+        totals = [sum(weight[t] for t in clause) for clause in clauses]
         for s in sentences:
-            s.coverage = sum(weight[t] for t in question_terms & s.terms) / total
-        # An FAQ question that matches lends its relevance to the answer that follows it.
-        for before, after in itertools.pairwise(sentences):
-            if before.is_question and not after.is_question and before.passage_index == after.passage_index:
-                after.coverage = max(after.coverage, before.coverage)
-        # A heading ("Opening hours", the first line of a section's chunk) is not an answer, but
-        # it says what its section answers: it lends its relevance to the section's sentences,
-        # up to the next heading-like line. A first line followed by no such sentence (a list of
-        # short unpunctuated lines) is content, and stays a candidate.
-        headings = set()
-        for s in sentences:
-            if s.position == 0 and _heading_like(s.text):
-                section = list(itertools.takewhile(
-                    lambda t: not _heading_like(t.text),
-                    (t for t in sentences if t.passage_index == s.passage_index and t.position > 0)))
-                if section:
-                    headings.add(id(s))
-                    for t in section:
-                        t.coverage = max(t.coverage, s.coverage)
+            known = s.terms | s.context
+            s.coverage = max(sum(weight[t] for t in clause & known) / total
+                             for clause, total in zip(clauses, totals, strict=True))
         candidates = [s for s in sentences
-                      if not s.is_question and id(s) not in headings and s.coverage >= MIN_COVERAGE]
+                      if s.quotable and not s.is_question and not s.is_heading and s.coverage >= MIN_COVERAGE]
         if not candidates:
             return [], []
 
@@ -200,7 +263,7 @@ class ExtractiveChatBackend:
         chosen: list[_Sentence] = []
         used = 0
         for s in ranked:
-            if len(chosen) == MAX_SENTENCES or score(s) < best / 2:
+            if len(chosen) == MAX_SENTENCES or score(s) < best * KEEP_SHARE:
                 break
             cost = rough_token_count(s.text)
             if chosen and used + cost > budget:
@@ -214,10 +277,21 @@ class ExtractiveChatBackend:
         return [s.text for s in chosen], [request.passages[i] for i in cited_indexes]
 
 
+# A compound question ("When are you open, and are you closed on Mondays?") is answered part by
+# part: it splits at sentence ends, semicolons and ", and <verb>", never at a plain "and"
+# ("fish and chips" stays one thing).
+_CLAUSE = re.compile(r"[?!;\uff1f\uff01\uff1b\u3002]+|,?\s+(?:and|also|or)\s+(?=(?:are|is|do|does|can|could|what|"
+                     r"when|where|how|will|would|which|who)\b)|,\s+(?=(?:are|is|do|does|can|could|what|when|where|"
+                     r"how|will|would|which|who)\b)", re.IGNORECASE)
+
+
+def _clauses(question: str) -> list[str]:
+    return [part for part in _CLAUSE.split(question) if part and part.strip()]
+
+
 def _heading_like(text: str) -> bool:
     """A short line with no sentence ending: a title, a label ("Opening hours", "Bookings:")."""
-    return len(text.split()) <= 8 and not text.rstrip().endswith(tuple(".!?…\u3002\uff01\uff1f")) and (
-        len(text) <= 60)
+    return len(text.split()) <= 8 and not text.rstrip().endswith(_TERMINAL) and len(text) <= 60
 
 
 def _joiner(previous: str) -> str:

@@ -30,6 +30,9 @@ class PassageRef:
     source_id: str
     source_title: str
     text: str
+    # Cosine similarity of the passage to the question (retrieval's vector side), or None when
+    # it was found by full text only (no query vector): the relevance floor reads it.
+    similarity: float | None = None
 
 
 @dataclass
@@ -64,8 +67,9 @@ class ChatResult:
     """The end of an answer. ``text`` is the whole answer (the deltas joined).
 
     ``cited``: the passages the answer used — for the extractive backend the ones it quoted,
-    for vLLM every passage that was in the prompt (the model's own ``[n]`` markers are not
-    trusted as the citation list).
+    for vLLM every passage in the prompt; the chat flow's grounding gate
+    (``inference.grounding``) narrows a generated answer's citations to the passages the
+    model marked ``[n]``.
     """
 
     text: str
@@ -75,6 +79,9 @@ class ChatResult:
     backend: str
     model: str
     cited: list[PassageRef]
+    # True when the backend found nothing to say from the passages and ``text`` is the
+    # fallback (the honest "I don't know"): the caller hands the conversation to a person.
+    abstained: bool = False
 
 
 @runtime_checkable

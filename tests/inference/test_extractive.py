@@ -81,7 +81,7 @@ def test_never_more_than_three_sentences_and_respects_max_tokens() -> None:
 
 def test_an_faq_question_is_answered_by_the_line_after_it() -> None:
     _, result = _ask("Can I bring my dog?", [MENU, FAQ])
-    assert result.text == "A: Dogs are welcome on the terrace."
+    assert result.text == "Dogs are welcome on the terrace."  # the answer text, without its "A:"
     assert result.cited == [FAQ]
 
 
@@ -102,7 +102,7 @@ def test_picks_the_sentence_that_answers_in_chinese() -> None:
 
 
 def test_chinese_sentences_are_joined_without_spaces() -> None:
-    _, result = _ask("周一营业吗？", [HOURS_ZH])
+    _, result = _ask("你们什么时候营业？周一营业吗？", [HOURS_ZH])
     assert result.text == "我们周二至周日中午到晚上十点营业。周一休息。"
     assert result.cited == [HOURS_ZH]
 
@@ -162,3 +162,37 @@ def test_a_list_of_short_lines_is_content_not_headings() -> None:
                        text="Free parking behind us\nTram 26 stops nearby\nBikes welcome")
     _deltas, result = _ask("Is there parking?", [lines])
     assert result.text == "Free parking behind us"
+
+
+DECOR = PassageRef(chunk_id="c-decor", source_id="s-decor", source_title="About us",
+                   text="Fresh flowers from the market are on every table. We deliver within 5 km on Fridays.")
+RECORDS = PassageRef(chunk_id="c-rows", source_id="s-rows", source_title="prices.csv",
+                     text="name: Mapo tofu; price: 12.50; allergens: soy\nname: Rice; price: 3.00; allergens: ")
+
+
+def test_a_sentence_with_one_of_the_key_terms_does_not_answer() -> None:
+    """"Do you deliver flowers?" is not answered by the flowers on the tables, nor by the
+    delivery of meals: no sentence has both key terms."""
+    _, result = _ask("Do you deliver flowers?", [DECOR])
+    assert result.abstained and result.cited == []
+    # A term nothing in the knowledge mentions weighs like the rarest one.
+    _, result = _ask("Do you have a kids menu?", [MENU, PassageRef("m", "sm", "Menu", "Our menu changes weekly.")])
+    assert result.abstained
+    _, result = _ask("Do you deliver?", [DECOR])
+    assert result.text == "We deliver within 5 km on Fridays." and not result.abstained
+
+
+def test_record_dumps_and_cut_sentences_are_never_quoted() -> None:
+    _, result = _ask("What is the price of mapo tofu?", [RECORDS])
+    assert result.abstained
+    cut = PassageRef("cut", "s", "Events", "pare and for birthdays or other events we open the private room. For "
+                                           "larger birthday parties or other private events please call the manager "
+                                           "or")
+    _, result = _ask("Can I book the private room for a birthday party?", [cut])
+    assert result.abstained, result.text
+
+
+def test_a_compound_question_is_answered_part_by_part() -> None:
+    _, result = _ask("Is there parking, and can I bring my dog?", [PARKING, FAQ, MENU])
+    assert result.text == "Free parking is available behind the building. Dogs are welcome on the terrace."
+    assert result.cited == [PARKING, FAQ]
