@@ -64,6 +64,9 @@ class Passage:
     score: float
     vector_rank: int | None
     text_rank: int | None
+    # Cosine similarity to the question (1 - cosine distance); None without a query vector.
+    similarity: float | None = None
+    catalog_item_id: str | None = None  # the catalog item this passage renders, if any
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -114,6 +117,9 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
     fts AS (SELECT id, row_number() OVER (ORDER BY relevance DESC) AS rank FROM fts_raw)""")
     else:
         ctes.append("fts AS (SELECT NULL::uuid AS id, NULL::bigint AS rank WHERE false)")
+    similarity = (f"CASE WHEN c.embedding_dim = {dim:d} AND c.embedding_model = %(model)s THEN "
+                  f"1 - (c.embedding::vector({dim:d}) <=> %(qvec)s::vector({dim:d})) END" if query_vector
+                  else "NULL::float8")
     # Fragments are the constants above; every value is a bound parameter.
     sql = f"""
     WITH {",".join(ctes)},
@@ -122,7 +128,8 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
                COALESCE(1.0 / (%(rrf)s + vec.rank), 0) + COALESCE(1.0 / (%(rrf)s + fts.rank), 0) AS score
         FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
     )
-    SELECT c.id, c.source_id, s.title, c.text, f.score, f.vector_rank, f.text_rank
+    SELECT c.id, c.source_id, s.title, c.text, f.score, f.vector_rank, f.text_rank, {similarity},
+           c.catalog_item_id
     FROM fused f
     JOIN assistants_chunk c ON c.id = f.id AND c.business_id = %(business_id)s
     JOIN assistants_knowledgesource s ON s.id = c.source_id AND s.business_id = %(business_id)s
@@ -140,4 +147,5 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-    return [Passage(str(r[0]), str(r[1]), r[2], r[3], float(r[4]), r[5], r[6]) for r in rows]
+    return [Passage(str(r[0]), str(r[1]), r[2], r[3], float(r[4]), r[5], r[6],
+                    float(r[7]) if r[7] is not None else None, str(r[8]) if r[8] else None) for r in rows]

@@ -6,9 +6,9 @@ import logging
 import time
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
-from assistants.models import Assistant, KnowledgeSource
+from assistants.models import Assistant, Conversation, KnowledgeSource, Message
 from assistants.retrieval import Passage, hybrid_search
 from businesses.models import Business
 from inference import providers
@@ -25,6 +25,20 @@ def assistant_list(*, business: Business) -> QuerySet[Assistant]:
 def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
     """Unordered: the list's paginator orders it (businesses/api/pagination.py)."""
     return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
+
+
+def conversation_list(*, business: Business, state: str | None = None,
+                      grounding: str | None = None) -> QuerySet[Conversation]:
+    """The inbox: unordered (the paginator orders it). ``grounding``: only conversations with an
+    answer of that grounding ("none": questions the assistant handed to a person)."""
+    queryset = Conversation.objects.for_business(business)
+    if state:
+        queryset = queryset.filter(state=state)
+    if grounding:
+        answers = Message.objects.for_business(business).filter(
+            conversation=OuterRef("pk"), role=Message.Role.ASSISTANT, grounding=grounding)
+        queryset = queryset.filter(Exists(answers))
+    return queryset
 
 
 def assistant_count(*, business_id) -> int:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import re
 from urllib.parse import urlsplit
 
@@ -28,6 +29,39 @@ def validate_business_hours(value):
                 raise serializers.ValidationError(f"{day}: each range is [\"HH:MM\", \"HH:MM\"], open before close "
                                                   "(a close earlier than open runs past midnight).")
     return value
+
+
+MAX_HOURS_EXCEPTIONS = 200
+
+
+def validate_hours_exceptions(value):
+    """[{"date": "2026-12-25", "closed": true, "note": "Christmas"},
+    {"date": "2026-12-31", "hours": [["12:00", "16:00"]], "note": "New Year's Eve"}]."""
+    if not isinstance(value, list) or len(value) > MAX_HOURS_EXCEPTIONS:
+        raise serializers.ValidationError(f"Expected a list of at most {MAX_HOURS_EXCEPTIONS} dated exceptions like "
+                                          '{"date": "2026-12-25", "closed": true, "note": "Christmas"}.')
+    seen = set()
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) - {"date", "closed", "hours", "note"}:
+            raise serializers.ValidationError('Each exception is {"date", "closed" or "hours", "note"}.')
+        date = entry.get("date")
+        try:
+            parsed = datetime.date.fromisoformat(date) if isinstance(date, str) and len(date) == 10 else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise serializers.ValidationError(f"'{date}' is not a date like 2026-12-25.")
+        if date in seen:
+            raise serializers.ValidationError(f"{date} is listed twice.")
+        seen.add(date)
+        closed, hours = entry.get("closed", False), entry.get("hours")
+        if not isinstance(closed, bool) or (closed and hours) or (not closed and not hours):
+            raise serializers.ValidationError(f'{date}: give either "closed": true or "hours": [["HH:MM", "HH:MM"]].')
+        if hours is not None:
+            validate_business_hours({"mon": hours})
+        if not isinstance(entry.get("note", ""), str) or len(entry.get("note", "")) > 100:
+            raise serializers.ValidationError(f"{date}: the note is a text of at most 100 characters.")
+    return sorted(value, key=lambda e: e["date"])
 
 
 MAX_ALLOWED_ORIGINS = 50
@@ -89,6 +123,10 @@ class AllowedOriginsField(serializers.ListField):
 
 class AssistantSerializer(StrictModelSerializer):
     business_hours = serializers.JSONField(required=False, validators=[validate_business_hours])
+    hours_exceptions = serializers.JSONField(
+        required=False, validators=[validate_hours_exceptions],
+        help_text='Dated exceptions to business_hours (holidays, special hours): [{"date": "2026-12-25", '
+                  '"closed": true, "note": "Christmas"}, {"date": "2026-12-31", "hours": [["12:00", "16:00"]]}].')
     allowed_origins = AllowedOriginsField(
         required=False, help_text="Origins (\"https://example.com\") whose pages may embed the web widget; "
                                   "empty: any site.")
@@ -97,7 +135,7 @@ class AssistantSerializer(StrictModelSerializer):
         model = Assistant
         fields = (
             "id", "name", "slug", "persona", "instructions", "greeting", "language", "tone", "business_hours",
-            "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins", "created_at",
+            "hours_exceptions", "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins", "created_at",
             "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")

@@ -19,7 +19,7 @@ from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
 
 ASSISTANT_EDITABLE = (
-    "name", "persona", "instructions", "greeting", "language", "tone", "business_hours",
+    "name", "persona", "instructions", "greeting", "language", "tone", "business_hours", "hours_exceptions",
     "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins",
 )
 

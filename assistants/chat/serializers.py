@@ -40,6 +40,7 @@ def message_dict(message: Message | None) -> dict | None:
         "status": message.status,
         "error": message.error or None,
         "backend": message.backend or None,
+        "grounding": message.grounding or None,
         "usage": {"prompt_tokens": message.tokens_in, "completion_tokens": message.tokens_out},
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
@@ -56,5 +57,7 @@ class MessageSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Message.Status.choices)
     error = serializers.CharField(allow_null=True)
     backend = serializers.CharField(allow_null=True)
+    grounding = serializers.ChoiceField(choices=Message.Grounding.choices, allow_null=True,
+                                        help_text="What the answer rests on; none: the handoff answer.")
     usage = serializers.DictField()
     created_at = serializers.DateTimeField()

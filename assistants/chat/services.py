@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -25,9 +25,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from assistants.catalog.answers import catalog_answer
 from assistants.chat import hours, signals
 from assistants.chat.intent import asks_for_person
-from assistants.models import Assistant, Conversation, Message
+from assistants.chat.language import answer_language
+from assistants.models import Assistant, CatalogItem, Chunk, Conversation, Message
+from assistants.retrieval import Passage
 from assistants.selectors import chunks_search
 from billing.selectors import QuotaContext
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
@@ -36,6 +39,8 @@ from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError, NotFoundError
 from inference import providers
 from inference.errors import InferenceError
+from inference.extractive import ExtractiveChatBackend
+from inference.grounding import SentenceGate
 from inference.prompts import build_prompt
 from inference.types import ChatDelta, ChatMessage, ChatRequest, ChatResult, PassageRef
 
@@ -125,7 +130,8 @@ def handoff_notice(assistant: Assistant, *, now=None) -> str:
     """What the customer is told when a person takes over, with the next opening time when closed."""
     business = assistant.business
     now = now or timezone.now()
-    opening = hours.next_opening(assistant.business_hours or {}, business.timezone, now)
+    opening = hours.next_opening(assistant.business_hours or {}, business.timezone, now,
+                                 assistant.hours_exceptions or [])
     if opening is None:
         return f"I've asked someone from {business.name} to reply to you here."
     return (f"I've asked someone from {business.name} to reply to you here. We're closed right now, so they "
@@ -244,11 +250,22 @@ def staff_message_send(*, conversation: Conversation, content: str) -> Message:
 
 
 @dataclass
+class Composed:
+    """An answer made without a backend: from the typed catalog, the structured hours, or the
+    handoff message when nothing in the knowledge is relevant enough (grounding ``none``)."""
+
+    text: str
+    grounding: str
+    cited: list[PassageRef]
+
+
+@dataclass
 class Prepared:
     answer: Message
     request: ChatRequest
     started: float
     quota: QuotaContext | None = None  # the plan period the customer message was reserved in
+    composed: Composed | None = None  # answered already: no backend call
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
@@ -272,10 +289,20 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
         message_quota_release(business_id=conversation.business_id)
         raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
                                status=409, headers={"Retry-After": "2"}) from exc
+    business = conversation.assistant.business
+    found = chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)
+    fallback = _fallback_text(assistant, business, customer.content)
+    composed = _composed(assistant=assistant, business=business, question=customer.content, found=found,
+                         fallback=fallback)
+    # The relevance floor: a passage far from the question in meaning is not quoted or shown
+    # to the model (docs/answers.md); with none left the answer is the handoff.
     passages = [
-        PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text)
-        for p in chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)
+        PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text,
+                   similarity=p.similarity)
+        for p in found if p.similarity is None or p.similarity >= settings.CHAT_RELEVANCE_FLOOR
     ]
+    if composed is None and not passages:
+        composed = Composed(fallback, Message.Grounding.NONE, [])
     history = history if history is not None else [
         ChatMessage(role="user" if m.role == Message.Role.CUSTOMER else "assistant", content=m.content)
         for m in reversed(list(
@@ -284,7 +311,6 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
                     role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.STAFF])
             .exclude(content="").order_by("-created_at")[: settings.CHAT_HISTORY_MESSAGES]))
     ]
-    business = conversation.assistant.business
     max_answer = assistant.max_answer_tokens
     prompt = build_prompt(
         persona=assistant.persona, instructions=assistant.instructions,
@@ -294,13 +320,47 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
         count_tokens=providers.embedder().count_tokens, max_context_tokens=settings.INFERENCE_MAX_CONTEXT_TOKENS,
         max_answer_tokens=max_answer,
     )
-    fallback = "I'm sorry, I don't have that information."
-    if assistant.handoff_message:
-        fallback += " " + assistant.handoff_message
     request = ChatRequest(messages=prompt.messages, max_tokens=max_answer, temperature=assistant.temperature,
                           model=assistant.model_override or None, passages=prompt.passages,
                           question=customer.content, fallback_text=fallback)
-    return Prepared(answer=answer, request=request, started=started, quota=quota)
+    return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed)
+
+
+def _fallback_text(assistant: Assistant, business: Business, question: str) -> str:
+    """The honest "I don't know" in the customer's language, with the business's handoff words."""
+    if answer_language(question, assistant.language) == "zh":
+        return "抱歉，我没有这方面的信息。" + (assistant.handoff_message or "我已请团队的同事来回复您。")
+    return "I'm sorry, I don't have that information. " + (assistant.handoff_message
+                                                          or "I've asked the team to reply to you.")
+
+
+def _composed(*, assistant: Assistant, business: Business, question: str, found: list[Passage],
+              fallback: str) -> Composed | None:
+    """The answer from structured data, when the question is about it: the opening hours, then
+    the catalog. None: the passages answer (or the handoff)."""
+    language = answer_language(question, assistant.language)
+    text = hours.hours_answer(question, hours=assistant.business_hours or {},
+                              exceptions=assistant.hours_exceptions or [], tz_name=business.timezone,
+                              now=timezone.now(), language=language)
+    if text:
+        return Composed(text, Message.Grounding.HOURS, [])
+    items = list(CatalogItem.objects.for_business(assistant.business_id).filter(assistant=assistant)
+                 .order_by("source_id", "ordinal", "id")[: settings.CATALOG_MAX_ITEMS])
+    if not items:
+        return None
+    result = catalog_answer(question, items=items, passages=found, language=language,
+                            meaning_floor=settings.CATALOG_MEANING_FLOOR)
+    if result is None:
+        return None
+    if result.grounding == Message.Grounding.NONE:  # the typed data cannot say: a person will
+        return Composed(result.text, Message.Grounding.NONE, [])
+    ids = [item.pk for item in result.items]
+    chunks = (Chunk.objects.for_business(assistant.business_id).filter(catalog_item_id__in=ids)
+              .select_related("source").only("id", "source_id", "source__title", "text", "catalog_item_id"))
+    by_item = {chunk.catalog_item_id: chunk for chunk in chunks}
+    cited = [PassageRef(chunk_id=str(c.pk), source_id=str(c.source_id), source_title=c.source.title, text=c.text)
+             for c in (by_item.get(pk) for pk in ids) if c is not None]
+    return Composed(result.text, Message.Grounding.CATALOG, cited)
 
 
 def _answer_reset(*, conversation: Conversation, customer: Message) -> Message:
@@ -323,13 +383,19 @@ def _business_facts(business: Business, assistant: Assistant) -> str:
         hours = "; ".join(f"{day} " + ", ".join(f"{a}-{b}" for a, b in ranges)
                           for day, ranges in assistant.business_hours.items())
         facts.append(f"Opening hours: {hours}")
+    for entry in (assistant.hours_exceptions or [])[:20]:
+        ranges = "closed" if entry.get("closed") else ", ".join(f"{a}-{b}" for a, b in entry.get("hours") or [])
+        note = f" ({entry['note']})" if entry.get("note") else ""
+        facts.append(f"Exception {entry.get('date')}{note}: {ranges}")
     if business.handoff_phone:
         facts.append(f"Phone: {business.handoff_phone}")
     return "\n".join(facts)
 
 
-def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float,
+def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float, grounding: str,
                     quota: QuotaContext | None = None) -> Message:
+    """Save the answer. ``grounding`` none: the handoff answer (no citations); the conversation
+    is handed to a person."""
     seen: set[str] = set()
     citations = []
     for ref in result.cited:
@@ -337,16 +403,18 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
             seen.add(ref.chunk_id)
             citations.append({"source_id": ref.source_id, "source_title": ref.source_title,
                               "chunk_id": ref.chunk_id})
+    if grounding == Message.Grounding.NONE:
+        citations = []
     answer.content, answer.citations, answer.status = text, citations, Message.Status.COMPLETE
-    answer.backend, answer.model, answer.error = result.backend, result.model, ""
+    answer.backend, answer.model, answer.error, answer.grounding = result.backend, result.model, "", grounding
     answer.tokens_in, answer.tokens_out = result.prompt_tokens, result.completion_tokens
     answer.latency_ms = int((time.perf_counter() - started) * 1000)
-    answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "tokens_in",
-                               "tokens_out", "latency_ms", "updated_at"])
+    answer.save(update_fields=["content", "citations", "status", "backend", "model", "error", "grounding",
+                               "tokens_in", "tokens_out", "latency_ms", "updated_at"])
     usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
                         ctx=quota)
     _message_emit(answer)
-    if not citations:
+    if grounding == Message.Grounding.NONE:
         _handoff_unanswered(answer)
     return answer
 
@@ -366,10 +434,41 @@ def _handoff_unanswered(answer: Message) -> None:
 
 def answer_fail(*, answer: Message, error: str, text: str = "") -> Message:
     """Save the failure; the reserved message goes back to the allowance (our outage, not usage)."""
-    answer.status, answer.error, answer.content = Message.Status.FAILED, error[:2000], text
-    answer.save(update_fields=["status", "error", "content", "updated_at"])
+    answer.status, answer.error, answer.content, answer.grounding = Message.Status.FAILED, error[:2000], text, ""
+    answer.save(update_fields=["status", "error", "content", "grounding", "updated_at"])
     message_quota_release(business_id=answer.business_id)
     return answer
+
+
+async def _generated(backend, request: ChatRequest, parts: list[str],
+                     queue: asyncio.Queue) -> tuple[ChatResult | None, str]:
+    """A model's answer through the grounding gate (inference/grounding.py): only sentences whose
+    [n] markers and numbers check out are sent. An answer that is not grounded is replaced by
+    a verbatim quote of the passages that answer the question, or else the handoff."""
+    gate = SentenceGate(request.passages)
+    result = None
+    async for item in backend.stream(request):
+        if isinstance(item, ChatDelta):
+            passed = gate.feed(item.text.replace("\x00", ""))
+            if passed:
+                parts.append(passed)
+                queue.put_nowait(ChatDelta(passed))
+        else:
+            result = item
+    if result is None:
+        return None, Message.Grounding.NONE
+    checked = gate.finish()
+    if checked.grounded:
+        if checked.rest:
+            parts.append(checked.rest)
+            queue.put_nowait(ChatDelta(checked.rest))
+        return replace(result, text="".join(parts), cited=checked.cited), Message.Grounding.PASSAGES
+    logger.info("generated answer not grounded (%s); quoting the passages instead", checked.failed or "no [n]")
+    quote = await ExtractiveChatBackend().complete(request)
+    parts.append(quote.text)
+    queue.put_nowait(ChatDelta(quote.text))
+    grounding = Message.Grounding.NONE if quote.abstained else Message.Grounding.PASSAGES
+    return replace(result, text=quote.text, cited=quote.cited), grounding
 
 
 @dataclass
@@ -392,22 +491,34 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
     async def generate() -> None:
         parts: list[str] = []
         try:
+            if prepared.composed is not None:
+                composed = prepared.composed
+                queue.put_nowait(ChatDelta(composed.text))
+                result = ChatResult(text=composed.text, finish_reason="stop", prompt_tokens=0, completion_tokens=0,
+                                    backend="composed", model="", cited=composed.cited)
+                saved = await db(answer_complete)(answer=prepared.answer, text=composed.text, result=result,
+                                                  started=prepared.started, grounding=composed.grounding,
+                                                  quota=prepared.quota)
+                queue.put_nowait(Done(saved))
+                return
             backend = providers.chat_backend()  # inside: a misconfiguration must also end the answer
-            result = None
-            async for item in backend.stream(prepared.request):
-                if isinstance(item, ChatDelta):
-                    # PostgreSQL text cannot hold NUL; a model can emit it. Strip it from what is
-                    # streamed too, so the saved answer is exactly what the customer saw.
-                    item = ChatDelta(item.text.replace("\x00", ""))
-                    parts.append(item.text)
-                    queue.put_nowait(item)
-                else:
-                    result = item
+            result, grounding = None, Message.Grounding.PASSAGES
+            if isinstance(backend, ExtractiveChatBackend):
+                async for item in backend.stream(prepared.request):
+                    if isinstance(item, ChatDelta):
+                        parts.append(item.text)
+                        queue.put_nowait(item)
+                    else:
+                        result = item
+                if result is not None and result.abstained:
+                    grounding = Message.Grounding.NONE
+            else:
+                result, grounding = await _generated(backend, prepared.request, parts, queue)
             if result is None:
                 raise InferenceError("The model server ended the answer without a result.",
                                      code="inference_bad_response")
             saved = await db(answer_complete)(answer=prepared.answer, text="".join(parts), result=result,
-                                              started=prepared.started, quota=prepared.quota)
+                                              started=prepared.started, grounding=grounding, quota=prepared.quota)
             queue.put_nowait(Done(saved, result.finish_reason))
         except InferenceError as exc:
             saved = await db(answer_fail)(answer=prepared.answer, error=f"{exc.code}: {exc.message}",

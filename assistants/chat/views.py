@@ -23,6 +23,7 @@ from assistants.chat.serializers import (
 )
 from assistants.chat.services import Done, Failed, db
 from assistants.models import Assistant, Conversation, Message
+from assistants.selectors import conversation_list
 from businesses.api.views import TenantAPIView, async_api_view, json_body
 from businesses.permissions import IsAnyKey
 from config.errors import ApplicationError
@@ -50,16 +51,22 @@ class ConversationStartView(TenantAPIView):
 
 
 class ConversationListView(TenantAPIView):
-    @extend_schema(parameters=[OpenApiParameter("state", str, enum=["bot", "handoff", "closed"])],
-                   responses=ConversationSerializer(many=True), summary="The inbox")
+    @extend_schema(parameters=[
+        OpenApiParameter("state", str, enum=Conversation.State.values),
+        OpenApiParameter("grounding", str, enum=Message.Grounding.values,
+                         description="Only conversations with an answer of this grounding (none: the "
+                                     "assistant handed the question to a person)."),
+    ], responses=ConversationSerializer(many=True), summary="The inbox")
     def get(self, request):
-        queryset = Conversation.objects.for_business(self.business)  # paginate() orders it
-        state = request.query_params.get("state")
-        if state:
-            if state not in Conversation.State.values:
-                raise ApplicationError("validation_error", "state must be bot, handoff or closed.",
-                                       details={"fields": {"state": ["Unknown state."]}})
-            queryset = queryset.filter(state=state)
+        state = request.query_params.get("state") or None
+        grounding = request.query_params.get("grounding") or None
+        if state and state not in Conversation.State.values:
+            raise ApplicationError("validation_error", "state must be bot, handoff or closed.",
+                                   details={"fields": {"state": ["Unknown state."]}})
+        if grounding and grounding not in Message.Grounding.values:
+            raise ApplicationError("validation_error", "grounding must be catalog, hours, passages or none.",
+                                   details={"fields": {"grounding": ["Unknown grounding."]}})
+        queryset = conversation_list(business=self.business, state=state, grounding=grounding)
         return self.paginate(queryset, ConversationSerializer)
 
 

@@ -51,3 +51,10 @@ INFERENCE_COOLDOWN_SECONDS = env.float("INFERENCE_COOLDOWN_SECONDS", default=15.
 INFERENCE_MAX_CONTEXT_TOKENS = env.int("INFERENCE_MAX_CONTEXT_TOKENS", default=4096)  # the model's --max-model-len
 CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=20)
 CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)
+# Answers (docs/answers.md). Below this cosine similarity to the question a passage is not
+# quoted nor shown to the model; with none left the answer is the handoff. Calibrated on
+# tests/assistants/answers_kb.py.
+CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.2)
+# A catalog item is meant by a question that does not name it only this close in meaning.
+CATALOG_MEANING_FLOOR = env.float("CATALOG_MEANING_FLOOR", default=0.55)
+CATALOG_MAX_ITEMS = env.int("CATALOG_MAX_ITEMS", default=2000)  # items one answer looks through

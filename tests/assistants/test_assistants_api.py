@@ -18,6 +18,11 @@ def test_create_read_update_delete_assistant(tenant):
     assert body["slug"] == "bookings" and body["language"] == "zh"
     pk = body["id"]
     assert api.get(f"/api/v1/assistants/{pk}").json()["business_hours"]["sat"] == [["18:00", "01:00"]]
+    exceptions = [{"date": "2026-12-25", "closed": True, "note": "Christmas"},
+                  {"date": "2026-12-31", "hours": [["12:00", "16:00"]], "note": "New Year's Eve"}]
+    patched = api.patch(f"/api/v1/assistants/{pk}", {"hours_exceptions": exceptions}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert api.get(f"/api/v1/assistants/{pk}").json()["hours_exceptions"] == exceptions
 
     patched = api.patch(f"/api/v1/assistants/{pk}", {"greeting": "欢迎光临!", "temperature": 0.5}, format="json")
     assert patched.status_code == 200
@@ -48,6 +53,15 @@ def test_duplicate_names_get_distinct_slugs(tenant):
     {"name": "x", "business_hours": {"someday": []}},
     {"name": "x", "business_hours": {"mon": [["25:00", "26:00"]]}},
     {"name": "x", "business_hours": {"mon": [["09:00"]]}},
+    {"name": "x", "hours_exceptions": {"date": "2026-12-25"}},
+    {"name": "x", "hours_exceptions": [{"date": "25/12/2026", "closed": True}]},
+    {"name": "x", "hours_exceptions": [{"date": "2026-02-30", "closed": True}]},
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-25"}]},  # neither closed nor hours
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-25", "closed": True, "hours": [["10:00", "12:00"]]}]},
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-31", "hours": [["10:00"]]}]},
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-25", "closed": True}] * 2},
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-25", "closed": "yes"}]},
+    {"name": "x", "hours_exceptions": [{"date": "2026-12-25", "closed": True, "colour": "red"}]},
     {"name": "x", "unknown_field": True},
     {"name": ["a", "list"]},
     {"name": None},

@@ -306,3 +306,42 @@ def test_a_second_answer_to_one_message_is_409_and_gives_the_allowance_back():
     assert (info.value.code, info.value.status) == ("answer_in_progress", 409)
     assert UsagePeriod.objects.for_business(tenant.business).get().messages_used == used
     assert Message.objects.for_business(tenant.business).filter(role="assistant").count() == 1
+
+
+def test_the_inbox_filters_on_what_the_answers_rested_on(live_api):
+    tenant = _restaurant()
+    answered, unanswered = _start(live_api, tenant), _start(live_api, tenant)
+    first = _send(live_api, tenant.secret_key, answered["id"], "Can I bring my dog?").json()["answer"]
+    assert first["grounding"] == "passages" and first["citations"]
+    second = _send(live_api, tenant.secret_key, unanswered["id"], "Do you sell flowers for weddings?").json()["answer"]
+    assert second["grounding"] == "none" and second["citations"] == []
+    assert second["content"].startswith("I'm sorry, I don't have that information.")
+    sk = _h(tenant.secret_key)
+    inbox = lambda query: [c["id"] for c in httpx.get(  # noqa: E731
+        f"{live_api.url}/api/v1/conversations?{query}", headers=sk).json()["results"]]
+    assert inbox("grounding=none") == [unanswered["id"]]
+    assert inbox("grounding=passages") == [answered["id"]]
+    assert inbox("grounding=none&state=handoff") == [unanswered["id"]]  # the handoff answer hands over
+    assert inbox("grounding=catalog") == []
+    bad = httpx.get(f"{live_api.url}/api/v1/conversations?grounding=maybe", headers=sk)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
+    other = make_tenant("Blue Lotus")
+    assert httpx.get(f"{live_api.url}/api/v1/conversations?grounding=none",
+                     headers=_h(other.secret_key)).json()["results"] == []
+
+
+def test_opening_hours_with_exceptions_are_answered_from_the_structured_hours(live_api):
+    tenant = _restaurant()
+    assistant = tenant.assistant
+    assistant.business_hours = {d: [["11:30", "14:30"], ["18:00", "22:30"]] for d in
+                                ("tue", "wed", "thu", "fri", "sat", "sun")}
+    assistant.hours_exceptions = [{"date": "2030-12-25", "closed": True, "note": "Christmas"}]
+    assistant.save(update_fields=["business_hours", "hours_exceptions"])
+    conversation = _start(live_api, tenant)
+    for question, expected in [("Are you open on Monday?", "No, we're closed on Monday."),
+                               ("Are you open on 2030-12-25?", "closed"),
+                               ("周一营业吗？", "不营业")]:
+        answer = _send(live_api, tenant.secret_key, conversation["id"], question).json()["answer"]
+        assert answer["grounding"] == "hours" and answer["backend"] == "composed", answer
+        if expected:
+            assert expected in answer["content"], answer["content"]

@@ -23,6 +23,12 @@ from tests.inference.misbehaving_server import closed_port_url, misbehaving_serv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# A model answer that passes the grounding gate: every sentence's marker names a passage of
+# the prompt and it states no number. What the customer reads is this text without markers.
+GROUNDED_REPLY = ("Yes, dogs are welcome on our terrace [1]. They are not allowed inside the dining room [1]. "
+                  "We keep water bowls outside [1]. Please keep your dog on a lead [1]. See you soon!")
+GROUNDED_TEXT = GROUNDED_REPLY.replace(" [1]", "")
+
 
 @pytest.fixture
 def inference(settings):
@@ -90,7 +96,7 @@ def test_server_down_then_retry(live_api, inference):
     inference(closed_port_url())
     cid, key = _conversation(live_api, tenant), str(uuid.uuid4())
     first = _send(live_api, tenant, cid, "Can I bring my dog?", key=key)
-    with misbehaving_server() as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY) as srv:
         inference(srv.base_url)
         _assert_failed_then_retry_succeeds(live_api, tenant, cid, key, first)
 
@@ -98,7 +104,7 @@ def test_server_down_then_retry(live_api, inference):
 @pytest.mark.parametrize("status", [500, 503])
 def test_server_errors_then_retry(live_api, inference, status):
     tenant = _tenant()
-    with misbehaving_server(mode="error", status=status) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, mode="error", status=status) as srv:
         inference(srv.base_url)
         cid, key = _conversation(live_api, tenant), str(uuid.uuid4())
         first = _send(live_api, tenant, cid, "Can I bring my dog?", key=key)
@@ -108,7 +114,7 @@ def test_server_errors_then_retry(live_api, inference, status):
 
 def test_rate_limited_once_is_retried_transparently(live_api, inference):
     tenant = _tenant()
-    with misbehaving_server(mode="error", status=429, retry_after=0.2, fail_first=1) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, mode="error", status=429, retry_after=0.2, fail_first=1) as srv:
         inference(srv.base_url)
         response = _send(live_api, tenant, _conversation(live_api, tenant), "Can I bring my dog?")
         assert response.status_code == 201 and response.json()["answer"]["status"] == "complete"
@@ -117,7 +123,7 @@ def test_rate_limited_once_is_retried_transparently(live_api, inference):
 
 def test_stalled_server_times_out_and_the_answer_is_failed_not_pending(live_api, inference):
     tenant = _tenant()
-    with misbehaving_server(mode="stall_before_first_byte", stall_seconds=30) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, mode="stall_before_first_byte", stall_seconds=30) as srv:
         inference(srv.base_url, INFERENCE_READ_TIMEOUT=1.0, INFERENCE_MAX_RETRIES=0)
         cid, key = _conversation(live_api, tenant), str(uuid.uuid4())
         first = _send(live_api, tenant, cid, "Can I bring my dog?", key=key)
@@ -126,7 +132,9 @@ def test_stalled_server_times_out_and_the_answer_is_failed_not_pending(live_api,
 
 def test_stream_dropped_mid_way_ends_with_an_error_event(live_api, inference):
     tenant = _tenant()
-    with misbehaving_server(mode="drop_mid_stream", after_tokens=3, tokens_per_second=100) as srv:
+    # Dropped after the first sentence (and its marker) has passed the grounding gate.
+    with misbehaving_server(reply=GROUNDED_REPLY, mode="drop_mid_stream", after_tokens=10,
+                            tokens_per_second=100) as srv:
         inference(srv.base_url)
         cid, key = _conversation(live_api, tenant), str(uuid.uuid4())
         with httpx.stream("POST", f"{live_api.url}/api/v1/conversations/{cid}/messages",
@@ -136,7 +144,8 @@ def test_stream_dropped_mid_way_ends_with_an_error_event(live_api, inference):
             lines = [line for line in response.iter_lines() if line.startswith("event: ")]
         assert lines[0] == "event: delta" and lines[-1] == "event: error"
         _customer, answer = _messages(tenant)
-        assert answer.status == "failed" and answer.content  # the partial text is kept with the failure
+        # The partial text the customer saw is kept with the failure.
+        assert answer.status == "failed" and answer.content == "Yes, dogs are welcome on our terrace."
         srv.mode = "normal"
         retry = _send(live_api, tenant, cid, "Can I bring my dog?", key=key)
         assert retry.json()["answer"]["status"] == "complete"
@@ -146,7 +155,7 @@ def test_stream_dropped_mid_way_ends_with_an_error_event(live_api, inference):
 def test_streaming_is_incremental(live_api, inference):
     """At 20 tokens/s the answer takes over a second; the first delta must arrive long before."""
     tenant = _tenant()
-    with misbehaving_server(tokens_per_second=20) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, tokens_per_second=20) as srv:
         inference(srv.base_url)
         cid = _conversation(live_api, tenant)
         started = time.monotonic()
@@ -160,17 +169,17 @@ def test_streaming_is_incremental(live_api, inference):
                 elif line.startswith("data: ") and arrivals[-1][0] == "done":
                     done = json.loads(line[6:])
     deltas = [t for name, t in arrivals if name == "delta"]
-    assert len(deltas) >= 10
+    assert len(deltas) >= 4  # the grounding gate sends a sentence once it has checked it
     assert arrivals[-1][0] == "done"
     # The first delta came before the server produced its last token (~ len(tokens)/20 s in).
     assert deltas[0] < arrivals[-1][1] - 0.5
     saved = Message.objects.for_business(tenant.business).get(pk=done["answer"]["id"])
-    assert saved.content == srv.reply
+    assert saved.content == GROUNDED_TEXT and saved.grounding == "passages"
 
 
 def test_client_disconnect_mid_stream_still_saves_the_answer(live_api, inference):
     tenant = _tenant()
-    with misbehaving_server(tokens_per_second=30) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, tokens_per_second=30) as srv:
         inference(srv.base_url)
         cid = _conversation(live_api, tenant)
         with httpx.stream("POST", f"{live_api.url}/api/v1/conversations/{cid}/messages",
@@ -185,16 +194,69 @@ def test_client_disconnect_mid_stream_still_saves_the_answer(live_api, inference
             if answer is not None and answer.status != "pending":
                 break
             time.sleep(0.1)
-        assert answer.status == "complete" and answer.content == srv.reply
+        assert answer.status == "complete" and answer.content == GROUNDED_TEXT
 
 
 def test_pending_answer_never_lingers_after_errors(live_api, inference):
     tenant = _tenant()
-    with misbehaving_server(mode="malformed", after_tokens=2) as srv:
+    with misbehaving_server(reply=GROUNDED_REPLY, mode="malformed", after_tokens=2) as srv:
         inference(srv.base_url)
         _send(live_api, tenant, _conversation(live_api, tenant), "Can I bring my dog?")
         assert srv.requests >= 1
     assert not Message.objects.for_business(tenant.business).filter(status="pending").exists()
+
+
+# --------------------------------------------------------------------------- grounding
+
+
+def _ask_with_reply(live, inference, reply: str, question: str = "Do you deliver?"):
+    tenant = _tenant()
+    with misbehaving_server(reply=reply) as srv:
+        inference(srv.base_url)
+        answer = _send(live, tenant, _conversation(live, tenant), question).json()["answer"]
+    return tenant, srv, answer
+
+
+def test_a_marked_answer_with_its_numbers_reaches_the_customer(live_api, inference):
+    reply = "We deliver within 5 km on Friday and Saturday evenings [1]. Order by phone at +31 20 555 0188 [1]."
+    _, srv, answer = _ask_with_reply(live_api, inference, reply)
+    assert answer["content"] == reply.replace(" [1]", "") and answer["grounding"] == "passages"
+    assert srv.requests == 1 and len(answer["citations"]) == 1  # only the passage the model marked
+    assert "deliver" in _passage_text(answer["citations"][0]["chunk_id"])
+
+
+def _passage_text(chunk_id):
+    from assistants.models import Chunk
+    return Chunk.objects.unscoped().get(pk=chunk_id).text
+
+
+@pytest.mark.parametrize("reply", [
+    "We deliver within 8 km every evening [1].",  # a number no passage has
+    "We deliver within 5 km on Friday and Saturday evenings.",  # no [n]: nothing says where it comes from
+    "We deliver within 5 km on Friday and Saturday evenings [9].",  # a marker to no passage
+])
+def test_an_ungrounded_generated_answer_falls_back_to_a_verbatim_quote(live_api, inference, reply):
+    _, _, answer = _ask_with_reply(live_api, inference, reply)
+    assert answer["content"] == "We deliver within 5 km on Friday and Saturday evenings; order by phone at " \
+                                "+31 20 555 0188."
+    assert answer["grounding"] == "passages" and answer["backend"] == "vllm"
+    assert "8 km" not in answer["content"]
+
+
+def test_an_ungrounded_answer_with_nothing_to_quote_is_the_handoff(live_api, inference):
+    tenant, _, answer = _ask_with_reply(live_api, inference, "Sure, our florist delivers roses for 25 euros [1].",
+                                        question="Do you deliver flowers?")
+    assert answer["grounding"] == "none" and answer["citations"] == []
+    assert "25" not in answer["content"] and "don't have that information" in answer["content"]
+    tenant.business.refresh_from_db()
+    from assistants.models import Conversation
+    assert Conversation.objects.for_business(tenant.business).get().state == "handoff"
+
+
+def test_below_the_relevance_floor_the_model_is_not_asked(live_api, inference, settings):
+    settings.CHAT_RELEVANCE_FLOOR = 0.99  # nothing is that close
+    _, srv, answer = _ask_with_reply(live_api, inference, GROUNDED_REPLY, question="Can I bring my dog?")
+    assert srv.requests == 0 and answer["grounding"] == "none" and answer["backend"] == "composed"
 
 
 # --------------------------------------------------------------------------- genuine vLLM
@@ -217,7 +279,9 @@ def test_real_vllm_answers_and_streams(live_api, real_vllm):
     answer = _send(live_api, tenant, cid, "Can I bring my dog?").json()["answer"]
     assert answer["status"] == "complete" and answer["backend"] == "vllm"
     assert 0 < answer["usage"]["completion_tokens"] <= 24 and answer["usage"]["prompt_tokens"] > 20
-    assert answer["citations"]  # the passages the prompt carried
+    # The random model's words cite nothing: the grounding gate replaced them by the FAQ's answer.
+    assert answer["content"] == "Dogs are welcome on our terrace, but not inside the dining room."
+    assert answer["grounding"] == "passages" and answer["citations"]
     with httpx.stream("POST", f"{live_api.url}/api/v1/conversations/{cid}/messages",
                       json={"content": "Do you have parking?"}, headers=_h(tenant, Accept="text/event-stream"),
                       timeout=60) as response:
