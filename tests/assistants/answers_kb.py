@@ -425,7 +425,7 @@ QUESTIONS: list[Question] = [
     _q("shop", "How much does a basic service cost?", A([("59 euros",)], PASSAGES, ["15 euros"]), "passage"),
     _q("shop", "How long is the warranty on an e-bike battery?", A([("two years",)], PASSAGES, ["lifetime"]),
        "passage"),
-    _q("shop", "Can I rent an e-bike?", A([("35 euros",)], PASSAGES, ["15 euros a day and e-bikes"]), "faq"),
+    _q("shop", "Can I rent an e-bike?", A([("35 euros",)], PASSAGES), "faq"),
     _q("shop", "Can I pay for a bike in instalments?", A([("12 monthly instalments",)], PASSAGES), "faq"),
     # ---- shop: not answerable
     _q("shop", "Do you sell scooters?", H(["649", "1299", "2199"]), "unanswerable"),

@@ -345,7 +345,7 @@ def lookup_latency(tenants: dict[str, Tenant], questions: list[Question], rounds
                 if round_no:
                     out.append((time.perf_counter() - started) * 1000)
     return {"lookup_p50_ms": None if note else _p50(lookup), "lookup_note": note,
-            "search_p50_ms": _p50(search), "questions": len(catalog_qs), "rounds": rounds}
+            "search_p50_ms": _p50(search), "catalog_questions": len(catalog_qs), "latency_rounds": rounds}
 
 
 # --------------------------------------------------------------------------- the whole run
