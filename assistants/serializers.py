@@ -135,8 +135,8 @@ class AssistantSerializer(StrictModelSerializer):
         model = Assistant
         fields = (
             "id", "name", "slug", "persona", "instructions", "greeting", "language", "tone", "business_hours",
-            "hours_exceptions", "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins", "created_at",
-            "updated_at",
+            "hours_exceptions", "handoff_message", "temperature", "max_answer_tokens", "model_override",
+            "allowed_origins", "created_at", "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")
 

@@ -75,6 +75,28 @@ def _served_model(url: str) -> str:
     return models["data"][0]["id"]
 
 
+def _similarities(tenants) -> None:
+    """The calibration of CHAT_RELEVANCE_FLOOR (docs/answers.md): the best passage's cosine
+    similarity per question, for the answerable and the unanswerable ones."""
+    from assistants.models import Assistant
+    from assistants.selectors import chunks_search
+    from tests.assistants.answers_kb import QUESTIONS
+
+    best: dict[str, list[float]] = {"answer": [], "handoff": []}
+    for question in QUESTIONS:
+        tenant = tenants[question.business]
+        assistant = Assistant.objects.unscoped().select_related("business").get(pk=tenant.assistant.pk)
+        found = chunks_search(assistant=assistant, query=question.text, k=5)
+        top = max((p.similarity or 0.0 for p in found), default=0.0)
+        kind = question.expect.kind
+        best[kind].append(top)
+        print(f"  {top:5.2f} {kind:7} {question.text}")
+    for kind, values in best.items():
+        values.sort()
+        print(f"best-passage similarity, {kind}: min {values[0]:.2f}, median {values[len(values) // 2]:.2f}, "
+              f"max {values[-1]:.2f} ({len(values)} questions)")
+
+
 def _run_backends(args) -> list:
     from tests.assistants.answers_kb import counts
     from tests.assistants.answers_runner import kb_run, kb_setup
@@ -87,6 +109,8 @@ def _run_backends(args) -> list:
         for note in tenant.notes:
             print(f"  note [{key}]: {note}")
     kb_counts = counts()
+    if args.similarity:
+        _similarities(tenants)
     reports = []
     for backend in args.backend:
         started = time.perf_counter()
@@ -128,6 +152,8 @@ def main() -> None:
     parser.add_argument("--db", default="frontdesk_bench_answers",
                         help="database on the embedded server: created, migrated, dropped at the end")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--similarity", action="store_true",
+                        help="print each question's best-passage similarity (the relevance floor's calibration)")
     parser.add_argument("--latency-rounds", type=int, default=3)
     args = parser.parse_args()
     args.backend = [b.strip() for b in args.backend.split(",") if b.strip()]

@@ -11,9 +11,12 @@ only sentences that answer the question's key terms:
   sentence with its heading. Its coverage is the idf-weighted share of the question's terms
   found in the sentence and its context (idf over the candidate sentences). A question term
   no passage contains weighs like the rarest term: "do you have a kids menu?" is not
-  answered by a sentence about the menu.
+  answered by a sentence about the menu — unless the sentence's passage is very close to the
+  question in meaning (``LENIENT_SIMILARITY``), where such a word weighs like a common one.
 - a sentence is a candidate when its coverage reaches ``MIN_COVERAGE``; "do you deliver
-  flowers?" is not answered by a sentence about the flowers on the tables (half the terms).
+  flowers?" is not answered by a sentence about the flowers on the tables (half the terms),
+  and a question about a service verb (``REQUIRED``: sell, deliver, repair, rent, ...) only by
+  a sentence that has that verb.
 - never quoted: questions (an FAQ's "Q: ...?"), headings, record dumps ("name: …; price: …"),
   fragments (a chunk's first words when they continue a sentence, a last part without its
   end). FAQ prefixes ("A:", "答:") are removed: an FAQ hit answers with its answer text.
@@ -47,6 +50,11 @@ DEFAULT_FALLBACK = "I'm sorry, I don't have that information. Please contact us 
 MAX_SENTENCES = 3
 MIN_COVERAGE = 0.6
 KEEP_SHARE = 0.75
+LENIENT_SIMILARITY = 0.6
+# Service verbs: a question about one ("do you deliver / repair / rent ...?") is answered only
+# by a sentence that has it (or its FAQ question or heading does), whatever else matches.
+REQUIRED = frozenset({"sell", "deliver", "repair", "rent", "buy", "accept", "treat", "book", "ship", "install",
+                      "cater", "host", "clean", "fix", "hire", "lease", "trade", "送", "卖", "修", "租"})
 RANK_PRIOR = 0.02
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -63,7 +71,7 @@ doing have has had having i me my we our us you your he she it its they them the
 there here what which who whom whose when where why how can could would should will shall may might must
 not no yes so than too very just also any some all about into over under up down out off again then once
 please tell know want like get got let lets s t im ive id youre dont doesnt
-offer offers provide provides sell sells make makes anything something thing things
+make makes anything something thing things much many happen happens happened
 """.split())
 # Chinese function words and question words (jieba's segments), and single function characters.
 _CJK_STOP_WORDS = frozenset("""
@@ -77,6 +85,9 @@ _CJK_STOP_WORDS = frozenset("""
 _SYNONYMS = {
     "delivery": "deliver", "opening": "open", "closing": "close", "closed": "close", "booking": "book",
     "reservation": "book", "reserve": "book", "cost": "price", "fee": "price", "charge": "price",
+    # "Do you sell X?" is answered by a sentence that offers X, not by one that mentions it.
+    "sell": "sell", "sold": "sell", "offer": "sell", "provide": "sell", "stock": "sell", "carry": "sell",
+    "available": "sell",
     "費用": "价格", "费用": "价格", "收费": "价格", "价钱": "价格", "價格": "价格", "多少钱": "价格",
     "营业": "开门", "營業": "开门", "开": "开门",
 }
@@ -137,6 +148,7 @@ class _Sentence:
     terms: frozenset[str]
     is_question: bool
     context: frozenset[str] = frozenset()  # the FAQ question's or the heading's terms, the title's
+    context_text: str = ""
     quotable: bool = True
     is_heading: bool = False
     coverage: float = 0.0
@@ -176,17 +188,17 @@ def _passage_sentences(p_index: int, passage: PassageRef) -> list[_Sentence]:
     # heading's (a heading: a short unpunctuated line followed by a real sentence; a list of
     # short lines is content); every sentence its source's title.
     title = frozenset(terms(passage.source_title))
-    context = title
+    context, context_text = title, passage.source_title
     for index, item in enumerate(out):
         following = out[index + 1] if index + 1 < len(out) else None
         if _heading_like(item.text) and following is not None and not _heading_like(following.text):
             item.is_heading = True
-            context = title | item.terms
+            context, context_text = title | item.terms, f"{passage.source_title} {item.text}"
             continue
         if item.is_question:
-            context = title | item.terms
+            context, context_text = title | item.terms, f"{passage.source_title} {item.text}"
             continue
-        item.context = context
+        item.context, item.context_text = context, context_text
     return out
 
 
@@ -242,13 +254,24 @@ class ExtractiveChatBackend:
         n = len(sentences)
         df = {t: sum(1 for s in sentences if t in s.terms or t in s.context) for t in question_terms}
         # A question term no passage contains weighs like the rarest one: it is what the
-        # customer asks about, and nothing here speaks of it.
-        weight = {t: math.log(1 + (n + 1) / (max(df[t], 1) - 0.5)) for t in question_terms}
-        totals = [sum(weight[t] for t in clause) for clause in clauses]
+        # customer asks about, and nothing here speaks of it. In a passage very close to the
+        # question in meaning (LENIENT_SIMILARITY) it weighs like a common word instead: there
+        # it is more likely the customer's wording ("fit" for "seats") than a missing fact.
+        cjk_terms = {t for t in question_terms if _CJK_CHAR.search(t)}
+        strict = {t: math.log(1 + (n + 1) / (max(df[t], 1) - 0.5)) for t in question_terms}
+        lenient = {t: (math.log(1 + (n + 1) / (n / 2 + 0.5)) if df[t] == 0 else w) for t, w in strict.items()}
         for s in sentences:
+            similarity = request.passages[s.passage_index].similarity
+            weight = lenient if similarity is not None and similarity >= LENIENT_SIMILARITY else strict
             known = s.terms | s.context
-            s.coverage = max(sum(weight[t] for t in clause & known) / total
-                             for clause, total in zip(clauses, totals, strict=True))
+            # Chinese words segment differently in a question and a passage (送 / 送餐): a
+            # Chinese term inside the sentence's text counts.
+            known |= {t for t in cjk_terms if t in s.text or t in s.context_text}
+            s.coverage = 0.0
+            for clause in clauses:
+                if any(t in REQUIRED and t not in known for t in clause):
+                    continue  # "do you deliver X?" needs a sentence that delivers
+                s.coverage = max(s.coverage, sum(weight[t] for t in clause & known) / sum(weight[t] for t in clause))
         candidates = [s for s in sentences
                       if s.quotable and not s.is_question and not s.is_heading and s.coverage >= MIN_COVERAGE]
         if not candidates:
