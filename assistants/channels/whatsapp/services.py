@@ -7,7 +7,7 @@ message through the same answer flow as the API (``message_send`` → ``answer_p
 ``answer_events``) and sends the result with the Graph API.
 
 Owner in the loop: a customer who asks for a person, or a question the assistant cannot answer
-from the knowledge (an answer with no citations), puts the conversation in ``handoff``; the
+from the knowledge (an answer with grounding ``none``), puts the conversation in ``handoff``; the
 owner's WhatsApp (if the connection names one) gets the question with a short code, and the
 owner's reply that starts with the code (or replies to the alert) reaches the customer as a
 staff message.
@@ -369,9 +369,9 @@ def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, 
                  preface=UNAVAILABLE_TEXT)
         return
     answer = outcome.answer
-    if not answer.citations:
-        # Nothing in the knowledge supports an answer (the extractive "I don't know", or a model
-        # answer with no passages retrieved): say so and bring in a person.
+    if answer.grounding == Message.Grounding.NONE:
+        # Nothing in the knowledge supports an answer (the honest "I don't know": no passage
+        # relevant enough, or an allergen the catalog does not state): say so and bring in a person.
         _handoff(connection, inbound, conversation, reason="no_answer", question=content, preface=answer.content,
                  answer=answer)
         return
