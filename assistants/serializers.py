@@ -147,7 +147,7 @@ class SourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = KnowledgeSource
         fields = ("id", "assistant_id", "kind", "title", "status", "progress", "error", "error_code", "warnings",
-                  "chunk_count", "url", "file_name", "size_bytes", "created_at", "updated_at")
+                  "chunk_count", "items_count", "url", "file_name", "size_bytes", "created_at", "updated_at")
         read_only_fields = fields
 
 

@@ -38,8 +38,8 @@ ALLERGENS: dict[str, tuple[str, ...]] = {
 }
 
 ALLERGEN_LABELS_EN = {
-    "gluten": "gluten (wheat)", "crustaceans": "crustaceans", "eggs": "egg", "fish": "fish",
-    "peanuts": "peanut", "soybeans": "soy", "milk": "milk", "nuts": "tree nuts", "celery": "celery",
+    "gluten": "gluten (wheat)", "crustaceans": "crustaceans", "eggs": "eggs", "fish": "fish",
+    "peanuts": "peanuts", "soybeans": "soy", "milk": "milk", "nuts": "tree nuts", "celery": "celery",
     "mustard": "mustard", "sesame": "sesame", "sulphites": "sulphites", "lupin": "lupin", "molluscs": "molluscs",
 }
 ALLERGEN_LABELS_ZH = {
@@ -120,7 +120,14 @@ def allergens_from_cell(cell: str | list | None) -> tuple[list[str] | None, list
     return allergens, other
 
 
-def allergen_label(name: str, language: str = "en") -> str:
+_ALLERGY_NOUN_EN = {"peanuts": "peanut", "eggs": "egg", "nuts": "nut", "gluten": "gluten", "soybeans": "soy",
+                    "crustaceans": "shellfish", "molluscs": "mollusc", "sulphites": "sulphite"}
+
+
+def allergen_label(name: str, language: str = "en", *, allergy: bool = False) -> str:
+    """How an answer names an allergen; ``allergy``: as in "a peanut allergy"."""
+    if allergy and language != "zh":
+        return _ALLERGY_NOUN_EN.get(name, name)
     return (ALLERGEN_LABELS_ZH if language == "zh" else ALLERGEN_LABELS_EN).get(name, name)
 
 

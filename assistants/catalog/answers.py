@@ -333,8 +333,9 @@ def _allergen_sentence(item, asked: list[str], zh: bool) -> CatalogAnswer:
         words = _join([allergen_label(a, "zh" if zh else "en") for a in present], zh)
         if zh:
             return CatalogAnswer(f"是的，{name}含有{words}，对{words}过敏的人不适合食用。", "catalog", [item])
+        allergy = _join([allergen_label(a, allergy=True) for a in present], zh).replace(" and ", " or ")
         return CatalogAnswer(f"Yes, the {item.name} {_verb(item, 'contains', 'contain')} {words}, so "
-                             f"{_verb(item, 'it is', 'they are')} not suitable for a {words} allergy.",
+                             f"{_verb(item, 'it is', 'they are')} not suitable for a {allergy} allergy.",
                              "catalog", [item])
     words = _join([allergen_label(a, "zh" if zh else "en") for a in asked], zh)
     rest = f"（它含有{_join(labels, zh)}）" if zh and labels else ""

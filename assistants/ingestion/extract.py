@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
+import json
 import logging
 import posixpath
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote, urlsplit
+
+from assistants.catalog.parsing import looks_like_catalog
 
 from .errors import IngestionError
 from .normalize import normalize_inline, normalize_text
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["pdf", "docx", "html", "markdown", "txt", "csv"]
+Kind = Literal["pdf", "docx", "html", "markdown", "txt", "csv", "xlsx", "json"]
 
 # Zip-bomb limits for DOCX, checked from the central directory before anything is
 # decompressed. A text-heavy 300-page Word file is a few MB uncompressed; images inside a
@@ -60,15 +65,20 @@ class Section:
 class Document:
     """What the chunker needs from a file.
 
-    ``records`` is for row-shaped data (CSV): each entry is one self-contained item that must
-    stay one chunk. ``warnings`` are non-fatal problems worth showing to the owner (e.g. some
-    PDF pages had no text and were skipped).
+    ``records`` is for row-shaped data (CSV, XLSX, JSON lists): each entry is one self-contained
+    item that must stay one chunk. ``rows`` keeps such data as it was, one dict per row keyed
+    by column name (JSON values keep their types), with ``row_numbers`` as the owner sees them
+    in the file, for the catalog parser (assistants/catalog/parsing.py). ``warnings`` are
+    non-fatal problems worth showing to the owner (e.g. some PDF pages had no text and were
+    skipped).
     """
 
     title: str | None
     sections: list[Section] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
 
     @property
     def char_count(self) -> int:
@@ -106,6 +116,8 @@ def extract_file(
         document = _extract_docx(data, name=name)
     elif kind == "html":
         document = _extract_html(data, name=name, charset=_charset(content_type))
+    elif kind == "xlsx":
+        document = _extract_xlsx(data, name=name, max_chars=max_chars)
     else:
         text = decode_text(data=data, name=name)
         # Fail before parsing megabytes we are going to refuse anyway. Markup and CSV quoting
@@ -115,6 +127,8 @@ def extract_file(
             _check_chars(len(text), name=name, max_chars=max_chars, approximate=True)
         if kind == "csv":
             document = _extract_csv(text, name=name)
+        elif kind == "json":
+            document = _extract_json(text, name=name)
         elif kind == "markdown":
             document = _extract_markdown(text)
         else:
@@ -145,10 +159,12 @@ def detect_kind(*, data: bytes, filename: str, content_type: str | None) -> Kind
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         if ext == "docx" or "wordprocessingml" in ctype or _zip_has(data, "word/document.xml"):
             return "docx"
+        if ext == "xlsx" or "spreadsheetml" in ctype or _zip_has(data, "xl/workbook.xml"):
+            return "xlsx"
         raise IngestionError(
             "unsupported_type",
-            f"{name} is a zip archive (or a spreadsheet/presentation), which we cannot read — "
-            "upload a PDF, Word (.docx), HTML, Markdown, text or CSV file.",
+            f"{name} is a zip archive (or a presentation), which we cannot read — "
+            "upload a PDF, Word (.docx), Excel (.xlsx), HTML, Markdown, text, CSV or JSON file.",
         )
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise IngestionError(
@@ -630,7 +646,8 @@ def _strip_markdown(text: str) -> str:
 # --------------------------------------------------------------------------- CSV
 
 
-def _extract_csv(text: str, *, name: str) -> Document:
+def read_csv_rows(text: str, *, name: str) -> list[list[str]]:
+    """The non-blank rows of a CSV text, the delimiter guessed (Excel exports use ; or tab too)."""
     invalid = IngestionError(
         "invalid_csv",
         f"{name} could not be read as a spreadsheet (CSV) — export it again from your "
@@ -650,18 +667,153 @@ def _extract_csv(text: str, *, name: str) -> Document:
         rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:
         raise invalid from exc
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+    return rows
+
+
+def _extract_csv(text: str, *, name: str) -> Document:
+    return _table_document(read_csv_rows(text, name=name))
+
+
+def _table_document(rows: list[list[str]]) -> Document:
+    """A table whose first non-blank row names the columns: one record per row."""
+    numbered = [(number, [normalize_inline(str(c)) for c in row]) for number, row in enumerate(rows, start=1)]
+    numbered = [(number, row) for number, row in numbered if any(row)]
+    if not numbered:
         return Document(title=None)
     # Catalog and menu exports always carry column names in the first row; csv.Sniffer's
     # has_header() is a coin toss on short files, so we do not ask it.
-    header = [normalize_inline(h) for h in rows[0]]
-    header = [h or f"column {i + 1}" for i, h in enumerate(header)]
-    if len(rows) == 1:
+    header = [h or f"column {i + 1}" for i, h in enumerate(numbered[0][1])]
+    if len(numbered) == 1:
         # Only a header row (or a one-line file): keep it as one record rather than nothing.
         return Document(title=None, records=["; ".join(header)])
-    records = [_render_record(header, [normalize_inline(c) for c in row]) for row in rows[1:]]
-    return Document(title=None, records=records)
+    body = numbered[1:]
+    records = [_render_record(header, row) for _, row in body]
+    dicts = [{header[i] if i < len(header) else f"column {i + 1}": cell for i, cell in enumerate(row)}
+             for _, row in body]
+    return Document(title=None, records=records, rows=dicts, row_numbers=[number for number, _ in body])
+
+
+# --------------------------------------------------------------------------- XLSX and JSON
+
+
+def _extract_xlsx(data: bytes, *, name: str, max_chars: int) -> Document:
+    """The first sheet with content (the catalog parser looks at every sheet's header through
+    ``sheets``: a workbook's menu is often not its first sheet), read with openpyxl in read-only
+    mode, cell values not formulas."""
+    corrupt = IngestionError(
+        "corrupt_xlsx",
+        f"{name} is damaged or is not a real Excel workbook — open it in Excel (or LibreOffice), "
+        "save it again as .xlsx, or export the sheet as CSV, and upload that.",
+    )
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise corrupt from exc
+    uncompressed = sum(i.file_size for i in infos)
+    if (len(infos) > DOCX_MAX_MEMBERS or uncompressed > DOCX_MAX_UNCOMPRESSED_BYTES
+            or uncompressed > DOCX_MAX_COMPRESSION_RATIO * max(sum(i.compress_size for i in infos), 1)):
+        raise IngestionError(
+            "zip_bomb",
+            f"{name} expands to far more data than a normal workbook ({uncompressed // (1024 * 1024)} MB); we "
+            "refuse it for safety — export the sheet you need as CSV and upload that.",
+        )
+    import openpyxl  # only workbooks need it
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise corrupt from exc
+    sheets: list[list[list[str]]] = []
+    chars = 0
+    try:
+        for sheet in workbook.worksheets:
+            rows = []
+            for row in sheet.iter_rows(values_only=True):
+                cells = [_cell_text(value) for value in row]
+                chars += sum(len(c) for c in cells)
+                if chars > 2 * max_chars:
+                    _check_chars(chars, name=name, max_chars=max_chars, approximate=True)
+                rows.append(cells)
+            if any(any(c for c in r) for r in rows):
+                sheets.append(rows)
+    except IngestionError:
+        raise
+    except Exception as exc:
+        raise corrupt from exc
+    finally:
+        workbook.close()
+    if not sheets:
+        return Document(title=None)
+    chosen = next((rows for rows in sheets if looks_like_catalog(_first_row(rows))), sheets[0])
+    return _table_document(chosen)
+
+
+def _first_row(rows: list[list[str]]) -> list[str]:
+    return next((row for row in rows if any(row)), [])
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+_JSON_LIST_KEYS = ("items", "menu", "products", "dishes", "catalog", "catalogue", "data", "results")
+
+
+def _extract_json(text: str, *, name: str) -> Document:
+    """A list of objects (or {"items": [...]}, {"menu": [...]}, ...) becomes rows and records, like a
+    spreadsheet; any other JSON becomes text, one "key: value" line per leaf."""
+    try:
+        value = json.loads(text.lstrip("\ufeff"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise IngestionError(
+            "invalid_json",
+            f"{name} is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]}) — check the file, or export it "
+            "again.",
+        ) from exc
+    objects = None
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        objects = value
+    elif isinstance(value, dict):
+        for key in _JSON_LIST_KEYS:
+            candidate = value.get(key)
+            if isinstance(candidate, list) and candidate and all(isinstance(v, dict) for v in candidate):
+                objects = candidate
+                break
+    if objects is None:
+        lines = [f"{path}: {leaf}" for path, leaf in _json_leaves(value) if str(leaf).strip()]
+        return Document(title=None, sections=[Section(heading=None, text=normalize_text("\n".join(lines)))])
+    records = []
+    for obj in objects:
+        records.append("; ".join(f"{k}: {_json_inline(v)}" for k, v in obj.items() if _json_inline(v)))
+    return Document(title=None, records=records, rows=[dict(o) for o in objects],
+                    row_numbers=list(range(1, len(objects) + 1)))
+
+
+def _json_inline(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_json_inline(v) for v in value if _json_inline(v))
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_json_inline(v)}" for k, v in value.items())
+    return normalize_inline(str(value))
+
+
+def _json_leaves(value, path: str = "") -> Iterator[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_leaves(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_leaves(item, path)
+    else:
+        yield path or "value", value
 
 
 def _render_record(header: list[str], row: list[str]) -> str:
@@ -687,6 +839,8 @@ _EXTENSIONS: dict[str, Kind] = {
     "txt": "txt",
     "text": "txt",
     "csv": "csv",
+    "xlsx": "xlsx",
+    "json": "json",
 }
 _CONTENT_TYPES: dict[str, Kind] = {
     "application/pdf": "pdf",
@@ -698,6 +852,8 @@ _CONTENT_TYPES: dict[str, Kind] = {
     "text/plain": "txt",
     "text/csv": "csv",
     "application/csv": "csv",
+    "application/json": "json",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 _BINARY_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "an image (PNG)"),

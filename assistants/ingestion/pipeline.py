@@ -21,11 +21,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from assistants.catalog.parsing import ParsedCatalog, parse_catalog
+from assistants.catalog.text import item_sentence
 from assistants.ingestion.chunking import ChunkDraft, chunk_document, chunk_faq
 from assistants.ingestion.errors import IngestionError
 from assistants.ingestion.extract import Document, Section, extract_file
 from assistants.ingestion.fetch import crawl_site, fetch_page
-from assistants.models import Chunk, KnowledgeSource, SourceFile
+from assistants.models import CatalogItem, Chunk, KnowledgeSource, SourceFile
 from assistants.retrieval import index_text, search_config
 from businesses.webhooks.services import event_emit
 from inference.errors import InferenceError
@@ -138,7 +140,29 @@ def source_ingest(
 
 def _run(source: KnowledgeSource, *, embedder_factory: Callable) -> None:
     embedder = embedder_factory()
-    document, drafts = _chunks_for(source, count_tokens=embedder.count_tokens)
+    catalog: ParsedCatalog | None = None
+    item_ids: list | None = None  # the catalog item of each draft
+    if source.kind == KnowledgeSource.Kind.CATALOG:  # the items added over the API: render them again
+        items = list(CatalogItem.objects.for_business(source.business_id).filter(source=source)
+                     .order_by("ordinal", "created_at"))
+        document = None
+        drafts = [_item_draft(item, embedder.count_tokens) for item in items]
+        item_ids = [item.pk for item in items]
+        if not drafts:
+            _store(source, [], [], model=embedder.model_name, item_ids=[])
+            return
+    else:
+        document, drafts = _chunks_for(source, count_tokens=embedder.count_tokens)
+        if source.kind == KnowledgeSource.Kind.FILE and document is not None and document.rows:
+            # A table with a name and a price column is a catalog: one typed item per row,
+            # one passage per item (its sentence); other tables stay ordinary passages.
+            catalog = parse_catalog(document.rows, document.row_numbers)
+            if catalog is not None:
+                if not catalog.items:
+                    raise IngestionError("no_items", f"{source.title}: none of its rows could be read as a catalog "
+                                         "item — " + " ".join(catalog.warnings[:3]))
+                document.warnings.extend(catalog.warnings)
+                drafts = [_item_draft(CatalogItem(**item), embedder.count_tokens) for item in catalog.items]
     if not drafts:
         raise IngestionError("no_text", f"{source.title} has no text we could use.")
     if len(drafts) > settings.INGEST_MAX_CHUNKS:
@@ -150,7 +174,14 @@ def _run(source: KnowledgeSource, *, embedder_factory: Callable) -> None:
     _set(source, progress=30, warnings=document.warnings if document else [])
 
     vectors = _embed(source, drafts, embedder=embedder)
-    _store(source, drafts, vectors, model=embedder.model_name)
+    _store(source, drafts, vectors, model=embedder.model_name, catalog=catalog, item_ids=item_ids)
+
+
+def _item_draft(item: CatalogItem, count_tokens) -> ChunkDraft:
+    text = item_sentence(item)
+    return ChunkDraft(text=text, token_count=count_tokens(text),
+                      content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(), heading=item.category or None,
+                      page=None)
 
 
 def _chunks_for(source: KnowledgeSource, *, count_tokens) -> tuple[Document | None, list[ChunkDraft]]:
@@ -230,16 +261,18 @@ def _embed(source: KnowledgeSource, drafts: list[ChunkDraft], *, embedder) -> li
 
 INSERT_CHUNK = """
 INSERT INTO assistants_chunk (id, business_id, assistant_id, source_id, ordinal, text, heading, page, token_count,
-    content_hash, embedding, embedding_model, embedding_dim, search_config, search_vector, created_at, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s, %s, to_tsvector(%s::regconfig, %s), %s, %s)
+    content_hash, embedding, embedding_model, embedding_dim, search_config, search_vector, created_at, updated_at,
+    catalog_item_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s, %s, to_tsvector(%s::regconfig, %s), %s, %s, %s)
 """
 
 
-def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str) -> None:
-    """Swap the source's chunks in one transaction: readers see the old set or the new one."""
+def chunk_rows(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str,
+               item_ids: list | None = None, first_ordinal: int = 0) -> list[tuple]:
+    """The INSERT_CHUNK parameters of each draft (``item_ids``: the catalog item of each)."""
     config = search_config(source.assistant.language)
     now = timezone.now()
-    rows = [
+    return [
         (
             uuid.uuid4(),
             source.business_id,
@@ -259,9 +292,24 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
             index_text(draft.text),
             now,
             now,
+            item_ids[ordinal - first_ordinal] if item_ids else None,
         )
-        for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+        for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True), start=first_ordinal)
     ]
+
+
+def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str,
+           catalog: ParsedCatalog | None = None, item_ids: list | None = None) -> None:
+    """Swap the source's chunks (and a file's catalog items) in one transaction: readers see the
+    old set or the new one. ``item_ids``: the existing items of a catalog source, kept."""
+    now = timezone.now()
+    items = None
+    if catalog is not None:
+        items = [CatalogItem(id=uuid.uuid4(), business_id=source.business_id, assistant_id=source.assistant_id,
+                             source_id=source.pk, ordinal=ordinal, **values)
+                 for ordinal, values in enumerate(catalog.items)]
+        item_ids = [item.pk for item in items]
+    rows = chunk_rows(source, drafts, vectors, model=model, item_ids=item_ids)
     content_hash = hashlib.sha256("".join(d.content_hash for d in drafts).encode()).hexdigest()
     with transaction.atomic():
         locked = (
@@ -274,12 +322,18 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
         if locked is None:
             return  # deleted while we worked: nothing to store
         Chunk.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
-        with connection.cursor() as cursor:
-            cursor.executemany(INSERT_CHUNK, rows)
+        if source.kind != KnowledgeSource.Kind.CATALOG:
+            CatalogItem.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+        if items:
+            CatalogItem.objects.for_business(source.business_id).bulk_create(items)
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(INSERT_CHUNK, rows)
         KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(
             status=Status.READY,
             progress=100,
             chunk_count=len(rows),
+            items_count=len(item_ids or []),
             content_hash=content_hash,
             error="",
             error_code="",

@@ -55,16 +55,17 @@ def test_answer_with_citations_from_the_extractive_backend(live_api):
     tenant = _restaurant()
     conversation = _start(live_api, tenant)
     assert "customer_token" not in conversation and conversation["state"] == "bot"
-    for question, phrase, title in [("How much is the mapo tofu?", "12.50", "Menu"),
-                                    ("Can I bring my dog?", "terrace", "FAQ"),
-                                    ("你们有素食菜吗？", "素食", "About us")]:
+    for question, phrase, title, backend, grounding in [
+            ("How much is the mapo tofu?", "12.50", "Menu", "composed", "catalog"),  # the typed catalog
+            ("Can I bring my dog?", "terrace", "FAQ", "extractive", "passages"),
+            ("你们有素食菜吗？", "素食", "About us", "extractive", "passages")]:
         response = _send(live_api, tenant.secret_key, conversation["id"], question)
         assert response.status_code == 201, response.text
         body = response.json()
         assert body["message"]["role"] == "customer" and body["message"]["content"] == question
         answer = body["answer"]
         assert answer["role"] == "assistant" and answer["status"] == "complete"
-        assert answer["backend"] == "extractive"
+        assert (answer["backend"], answer["grounding"]) == (backend, grounding), answer
         assert phrase in answer["content"]
         assert answer["citations"] and title in {c["source_title"] for c in answer["citations"]}
         assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens"}
@@ -104,7 +105,9 @@ def test_streaming_sends_deltas_then_done_with_the_saved_message(live_api):
     streamed = "".join(data["text"] for name, data in events if name == "delta")
     saved = Message.objects.for_business(tenant.business).get(pk=done["answer"]["id"])
     assert saved.content == streamed == done["answer"]["content"]
-    assert "peanuts" in streamed and saved.citations
+    assert streamed.startswith("Our dishes with peanuts: Kung Pao chicken (14.00) and Dan dan noodles (11.00).")
+    # The two dishes and the rice, which the answer names as having no allergen information.
+    assert saved.grounding == "catalog" and len(saved.citations) == 3
 
 
 def test_idempotency_key_returns_the_first_answer_without_a_second_message(live_api):

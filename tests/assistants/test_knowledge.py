@@ -5,6 +5,8 @@ The same flow through a real Celery worker is in test_ingestion_worker.py.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from assistants.ingestion import fetch, pipeline
@@ -37,10 +39,22 @@ def test_each_source_kind_reaches_ready_with_chunks(restaurant, shop, clinic):
 
 
 @pytest.mark.django_db
-def test_csv_rows_keep_their_column_names(restaurant):
+def test_a_menu_csv_becomes_catalog_items_with_one_sentence_passage_each(restaurant):
     chunk = Chunk.objects.for_business(restaurant.business).filter(text__contains="Mapo tofu").get()
-    assert "price: 12.50" in chunk.text and "allergens: soy; sesame" in chunk.text
+    assert chunk.text.startswith("Mapo tofu costs 12.50.") and "Contains soy and sesame." in chunk.text
     assert chunk.embedding_dim == 384 and chunk.embedding_model == "all-MiniLM-L6-v2"
+    assert chunk.catalog_item.name == "Mapo tofu" and chunk.catalog_item.price == Decimal("12.50")
+    menu = KnowledgeSource.objects.for_business(restaurant.business).get(kind="file")
+    assert menu.items_count == menu.chunk_count == 6
+
+
+@pytest.mark.django_db
+def test_a_table_without_a_price_column_keeps_its_column_names(tenant):
+    table = "route,departs,arrives\nAmsterdam-Utrecht,09:10,09:38\nUtrecht-Gouda,10:05,10:29\n"
+    source = add_source(tenant, kind="file", file=upload("timetable.csv", table.encode(), "text/csv"))
+    assert source["status"] == "ready" and source["items_count"] == 0
+    chunk = Chunk.objects.for_business(tenant.business).filter(text__contains="Utrecht-Gouda").get()
+    assert chunk.text == "route: Utrecht-Gouda; departs: 10:05; arrives: 10:29" and chunk.catalog_item is None
 
 
 @pytest.mark.django_db

@@ -155,8 +155,12 @@ def test_zip_without_word_document_is_not_a_docx() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("xl/workbook.xml", "<workbook/>")
-    assert error_of(buffer.getvalue(), "prices.xlsx").code == "unsupported_type"
+    assert error_of(buffer.getvalue(), "prices.xlsx").code == "corrupt_xlsx"  # a workbook, but a broken one
     assert error_of(buffer.getvalue(), "prices.docx").code == "corrupt_docx"
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("ppt/presentation.xml", "<presentation/>")
+    assert error_of(other.getvalue(), "slides.zip").code == "unsupported_type"
 
 
 # --------------------------------------------------------------------------- HTML
