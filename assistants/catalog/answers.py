@@ -277,7 +277,7 @@ def _join(words: list[str], zh: bool) -> str:
 
 def _dont_know(subject: str, zh: bool) -> CatalogAnswer:
     text = (f"我不确定{subject}，我会请团队确认后回复您。" if zh
-            else f"I don't know {subject} — I'll ask the team to confirm for you.")
+            else f"I don't have {subject} — I'll ask the team to confirm for you.")
     return CatalogAnswer(text, "none")
 
 
@@ -286,39 +286,55 @@ def _sold_out(item, zh: bool) -> str:
 
 
 def _option_asked(question: str, item):
-    q_tokens = _tokens(question)
-    for option in item.options or []:
-        tokens = _tokens(str(option.get("name", "")))
-        if tokens and (_find_in(q_tokens, tokens) or (len(tokens) > 1 and _find_in(q_tokens, tokens[:1]))):
-            return option
+    """The option the question names: by the words that set it apart from the other options
+    ("625Wh" of "battery 500Wh" / "battery 625Wh"); None when it names none or several."""
+    options = item.options or []
+    q_tokens = set(_tokens(question))
+    token_sets = [set(_tokens(str(o.get("name", "")))) for o in options]
+    shared = set.intersection(*token_sets) if len(token_sets) > 1 else set()
+    scored = []
+    for option, tokens in zip(options, token_sets, strict=True):
         name = str(option.get("name", ""))
-        if contains_cjk(name) and name in question:
-            return option
-    return None
+        hits = len((tokens - shared) & q_tokens) + (3 if contains_cjk(name) and name in question else 0)
+        if hits:
+            scored.append((hits, option))
+    if not scored:
+        return None
+    scored.sort(key=lambda pair: -pair[0])
+    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        return None
+    return scored[0][1]
 
 
 def _price_sentence(item, question: str, zh: bool, asked_options: bool) -> CatalogAnswer:
     name = _name(item, zh)
     if item.price is None:
-        return _dont_know(f"{name}的价格" if zh else f"the price of the {item.name}", zh)
+        return _dont_know(f"{name}的价格" if zh else f"a price for the {item.name}", zh)
     option = _option_asked(question, item)
-    if option is not None:
-        total = _price(item, Decimal(str(option.get("price_delta") or "0")))
-        text = (f"{name}（{option.get('name')}）的价格是{total}。" if zh
-                else f"The {item.name} ({option.get('name')}) {_verb(item, 'costs', 'cost')} {total}.")
-        return CatalogAnswer(text, "catalog", [item])
     cost = _verb(item, "costs", "cost")
-    text = f"{name}的价格是{_price(item)}。" if zh else f"The {item.name} {cost} {_price(item)}."
-    if item.options and (asked_options or len(item.options) > 0):
+    if option is not None:
+        delta = Decimal(str(option.get("price_delta") or "0"))
+        total = _price(item, delta)
+        extra = price_text(delta, item.currency) if delta else ""
+        if zh:
+            text = f"{name}（{option.get('name')}）的价格是{total}" + (f"，加{extra}" if extra else "") + "。"
+        else:
+            text = (f"The {item.name} ({option.get('name')}) {cost} {total}"
+                    + (f", {extra} extra" if extra else "") + ".")
+        return CatalogAnswer(text, "catalog", [item])
+    if item.options:
         parts = [f"{o.get('name')} {_price(item, Decimal(str(o.get('price_delta') or '0')))}" for o in item.options]
-        text += (f"可选：{_join(parts, zh)}。" if zh else f" Options: {_join(parts, zh)}.")
+        text = (f"{name}的价格是{_price(item)}（{'，'.join(parts)}）。" if zh
+                else f"The {item.name} {cost} {_price(item)} ({', '.join(parts)}).")
+    else:
+        text = f"{name}的价格是{_price(item)}。" if zh else f"The {item.name} {cost} {_price(item)}."
     return CatalogAnswer(text, "catalog", [item])
 
 
 def _allergen_sentence(item, asked: list[str], zh: bool) -> CatalogAnswer:
     name = _name(item, zh)
     if item.allergens is None:
-        return _dont_know(f"{name}的过敏原" if zh else f"the allergens in the {item.name}", zh)
+        return _dont_know(f"{name}的过敏原" if zh else f"allergen information for the {item.name}", zh)
     labels = [allergen_label(a, "zh" if zh else "en") for a in item.allergens] + list(item.allergens_other or [])
     if not asked:
         if not labels:
@@ -372,7 +388,7 @@ def _tag_sentence(item, tags: list[str], zh: bool) -> CatalogAnswer:
         label = dietary_label(tag, "zh" if zh else "en")
         value = _tag_value(item, tag)
         if value is None:
-            return _dont_know(f"{name}是否{label}" if zh else f"whether the {item.name} is {label}", zh)
+            return _dont_know(f"{name}是否{label}" if zh else f"{label} information for the {item.name}", zh)
         stated = (item.dietary or {}).get(tag) is not None or tag in ("vegetarian", "vegan")
         be = _verb(item, "is", "are")
         if zh:
@@ -506,12 +522,18 @@ def _list_answer(question: str, items: list, zh: bool) -> CatalogAnswer | None:
             return name + (f"（{'，'.join(bits)}）" if bits else "")
         return name + (f" ({', '.join(bits)})" if bits else "")
 
+    if unknown and not chosen and len(unknown) == len([i for i in items
+                                                       if not categories or i.category in categories]):
+        # Nothing states it for any item: that is not "none of them", it is "we don't know".
+        subject = f"{suffix_zh}{label}" if zh else f"{label}{suffix_en}".strip()
+        return _dont_know(f"{subject}的信息" if zh else f"{subject} information for our dishes", zh)
+    others = len(unknown)
     if zh:
         subject = f"{suffix_zh}{label}菜品" if (label or suffix_zh) else "菜品"
         text = (f"我们{subject}有：{_join([entry(i) for i in chosen], zh)}。" if chosen
                 else f"我们的菜单上没有标明为{subject}的菜。")
-        if unknown:
-            text += f"{_join([_name(i, zh) for i in unknown], zh)}的相关信息我们没有，需要时请询问工作人员。"
+        if others:
+            text += f"另有{others}道菜我们没有相关信息，点餐前请向工作人员确认。"
     else:
         kind = "dishes"
         if categories:
@@ -521,18 +543,20 @@ def _list_answer(question: str, items: list, zh: bool) -> CatalogAnswer | None:
         subject = f"{label + ' ' if label else ''}{kind}{suffix_en}"
         text = (f"Our {subject}: {_join([entry(i) for i in chosen], zh)}." if chosen
                 else f"None of our {kind} is listed as {label or 'matching'}{suffix_en}.")
-        if unknown:
-            text += (f" I don't have that information for the {_join([i.name for i in unknown], zh)}; "
-                     "please ask the team about it.")
-    return CatalogAnswer(text, "catalog", chosen + unknown)
+        if others:
+            text += (f" For {others} other {'dish' if others == 1 else 'dishes'} we don't have this information — "
+                     "please ask the team before ordering.")
+    return CatalogAnswer(text, "catalog", chosen)
 
 
 _CAN_EAT = re.compile(r"\bwhat (?:can|could|should) (?:i|we|my \w+) (?:eat|have|order|get)\b|\bsafe for\b|"
                       r"\bwhat do you recommend\b|\bsuitable for\b", re.I)
 
 
-def _is_list_question(question: str) -> bool:
+def _is_list_question(question: str, items: list = ()) -> bool:
     if _has_any(question, _LIST_ZH) or _CAN_EAT.search(question) or "能吃什么" in question:
+        return True
+    if items and _LIST_EN.search(question) and _categories_asked(question, items):
         return True
     return bool(_LIST_EN.search(question) and _DISHES_EN.search(question)) or bool(
         re.search(r"\b(?:which|what)\b.*\b(?:are|is)\b.*\b(?:vegetarian|vegan|gluten|halal|spicy)\b", question, re.I))
@@ -544,13 +568,14 @@ def catalog_answer(question: str, *, items: list, passages: list, language: str,
     if not items:
         return None
     zh = language == "zh" or contains_cjk(question)
+    listing = _is_list_question(question, items)
     named = _named_items(question, items)
-    if not named and not _is_list_question(question):
+    if not named and not listing:
         meant = _meant_item(question, items, passages, meaning_floor)
         named = [meant] if meant is not None else []
     if len(named) == 1:
         return _item_answer(question, named[0], zh)
-    if len(named) > 1 and not _is_list_question(question):
+    if len(named) > 1 and not listing:
         answers = [_item_answer(question, item, zh) for item in named[:3]]
         if all(a is not None for a in answers):
             for a in answers:
@@ -558,6 +583,6 @@ def catalog_answer(question: str, *, items: list, passages: list, language: str,
                     return a
             return CatalogAnswer(("" if zh else " ").join(a.text for a in answers), "catalog", named[:3])
         return None
-    if _is_list_question(question):
+    if listing:
         return _list_answer(question, items, zh)
     return None

@@ -334,6 +334,17 @@ def _fallback_text(assistant: Assistant, business: Business, question: str) -> s
                                                           or "I've asked the team to reply to you.")
 
 
+def catalog_lookup(*, assistant: Assistant, question: str, found: list[Passage], language: str):
+    """The catalog's answer to ``question`` (assistants/catalog/answers.py) or None: the lookup
+    the chat flow adds to a question (bench/answers.py times it)."""
+    items = list(CatalogItem.objects.for_business(assistant.business_id).filter(assistant=assistant)
+                 .order_by("source_id", "ordinal", "id")[: settings.CATALOG_MAX_ITEMS])
+    if not items:
+        return None
+    return catalog_answer(question, items=items, passages=found, language=language,
+                          meaning_floor=settings.CATALOG_MEANING_FLOOR)
+
+
 def _composed(*, assistant: Assistant, business: Business, question: str, found: list[Passage],
               fallback: str) -> Composed | None:
     """The answer from structured data, when the question is about it: the opening hours, then
@@ -344,12 +355,7 @@ def _composed(*, assistant: Assistant, business: Business, question: str, found:
                               now=timezone.now(), language=language)
     if text:
         return Composed(text, Message.Grounding.HOURS, [])
-    items = list(CatalogItem.objects.for_business(assistant.business_id).filter(assistant=assistant)
-                 .order_by("source_id", "ordinal", "id")[: settings.CATALOG_MAX_ITEMS])
-    if not items:
-        return None
-    result = catalog_answer(question, items=items, passages=found, language=language,
-                            meaning_floor=settings.CATALOG_MEANING_FLOOR)
+    result = catalog_lookup(assistant=assistant, question=question, found=found, language=language)
     if result is None:
         return None
     if result.grounding == Message.Grounding.NONE:  # the typed data cannot say: a person will

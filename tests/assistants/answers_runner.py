@@ -29,7 +29,6 @@ talks to Django.
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 import statistics
 import time
@@ -279,73 +278,34 @@ def _p50(samples: list[float]) -> float | None:
     return round(statistics.median(samples), 3) if samples else None
 
 
-def _catalog_answer_call(func, assistant, text: str):
-    """``catalog_answer`` called with the arguments its signature names (it is being written as
-    this runs: the names are guessed from the obvious candidates)."""
-    from django.utils import timezone
-
-    values = {"assistant": assistant, "business": assistant.business, "question": text, "text": text,
-              "query": text, "message": text, "content": text, "now": timezone.now(),
-              "language": "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"}
-    params = inspect.signature(func).parameters
-    kwargs, args = {}, []
-    for name, param in params.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if name in values:
-            if param.kind == param.POSITIONAL_ONLY:
-                args.append(values[name])
-            else:
-                kwargs[name] = values[name]
-        elif param.default is param.empty:
-            raise TypeError(f"catalog_answer needs {name!r}, which this runner does not know")
-    return lambda: func(*args, **kwargs)
-
-
 def lookup_latency(tenants: dict[str, Tenant], questions: list[Question], rounds: int = 3) -> dict:
-    """p50 ms of ``assistants.catalog.answers.catalog_answer`` (if it exists) and, as the
-    reference in the same run, of ``assistants.selectors.chunks_search``, over the questions
-    answered from the catalog."""
+    """p50 ms of the catalog lookup the chat flow adds to a question
+    (``assistants.chat.services.catalog_lookup``: loading the items and composing the answer;
+    the passages it reads are retrieved before the timer starts) and, as the reference in the
+    same run, of ``assistants.selectors.chunks_search``, over the questions answered from the
+    catalog."""
+    from assistants.chat.language import answer_language
+    from assistants.chat.services import catalog_lookup
     from assistants.selectors import chunks_search
 
-    try:
-        from assistants.catalog.answers import catalog_answer
-    except ImportError as exc:
-        catalog_answer, missing = None, f"n/a ({exc})"
-    else:
-        missing = ""
     catalog_qs = [q for q in questions if q.expect.grounding == frozenset({"catalog"})]
-    lookup, search, note = [], [], missing
     calls = []
     for q in catalog_qs:
         assistant = tenants[q.business].assistant
-        search_call = functools.partial(chunks_search, assistant=assistant, query=q.text, k=5)
-        lookup_call = None
-        if catalog_answer is not None and not note:
-            try:
-                lookup_call = _catalog_answer_call(catalog_answer, assistant, q.text)
-            except (TypeError, ValueError) as exc:
-                note = f"n/a ({exc})"
-        calls.append((lookup_call, search_call))
+        found = chunks_search(assistant=assistant, query=q.text, k=5)
+        calls.append((functools.partial(catalog_lookup, assistant=assistant, question=q.text, found=found,
+                                        language=answer_language(q.text)),
+                      functools.partial(chunks_search, assistant=assistant, query=q.text, k=5)))
+    lookup, search = [], []
     for round_no in range(rounds + 1):  # round 0 warms caches (embedder, plans, catalog)
         for lookup_call, search_call in calls:
-            for which, call, out in (("lookup", lookup_call, lookup), ("search", search_call, search)):
-                if call is None:
-                    continue
+            for call, out in ((lookup_call, lookup), (search_call, search)):
                 started = time.perf_counter()
-                try:
-                    call()
-                except Exception as exc:  # a half-built lookup must not stop the run
-                    if which == "lookup":
-                        note = f"n/a (catalog_answer raised {type(exc).__name__}: {exc})"
-                        lookup.clear()
-                        calls = [(None, s) for _, s in calls]
-                        break
-                    raise
+                call()
                 if round_no:
                     out.append((time.perf_counter() - started) * 1000)
-    return {"lookup_p50_ms": None if note else _p50(lookup), "lookup_note": note,
-            "search_p50_ms": _p50(search), "catalog_questions": len(catalog_qs), "latency_rounds": rounds}
+    return {"lookup_p50_ms": _p50(lookup), "lookup_note": "", "search_p50_ms": _p50(search),
+            "catalog_questions": len(catalog_qs), "latency_rounds": rounds}
 
 
 # --------------------------------------------------------------------------- the whole run
