@@ -1,6 +1,7 @@
 from django.urls import path
 
 from assistants import views
+from assistants.catalog import views as catalog_views
 
 urlpatterns = [
     path("signup", views.SignupView.as_view(), name="signup"),
@@ -10,4 +11,6 @@ urlpatterns = [
     path("assistants/<uuid:pk>/search", views.SearchView.as_view(), name="assistant-search"),
     path("sources/<uuid:pk>", views.SourceDetailView.as_view(), name="source-detail"),
     path("sources/<uuid:pk>/resync", views.SourceResyncView.as_view(), name="source-resync"),
+    path("assistants/<uuid:pk>/catalog/items", catalog_views.CatalogItemListView.as_view(), name="catalog-item-list"),
+    path("catalog/items/<uuid:pk>", catalog_views.CatalogItemDetailView.as_view(), name="catalog-item-detail"),
 ]

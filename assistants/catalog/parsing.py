@@ -87,7 +87,7 @@ def _role(header: str) -> str | None:
     if key in PRICE or re.match(r"^(?:price|cost|价格|價格|售价)\b", key):
         return "price"
     tag = dietary_for_word(key)
-    if tag is not None and len(key) > 2:
+    if tag is not None and (len(key) > 2 or not key.isascii()):  # "v" is a shorthand, "素食" a word
         return f"dietary:{tag}"
     return None
 
