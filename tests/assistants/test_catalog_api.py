@@ -210,3 +210,26 @@ def test_a_publishable_key_cannot_touch_the_catalog(tenant):
     assert public.get(f"/api/v1/assistants/{tenant.assistant.pk}/catalog/items").status_code == 403
     assert public.patch(f"/api/v1/catalog/items/{item['id']}", {"available": False},
                         format="json").status_code == 403
+
+
+def test_the_demo_restaurants_menu_is_a_catalog(settings, tmp_path):
+    from django.core.management import call_command
+
+    from assistants.catalog.answers import catalog_answer
+    from assistants.ingestion import pipeline
+    from businesses.models import Business
+
+    settings.CACHE_DIR = tmp_path
+    call_command("demo_seed", base_url="http://testserver", stdout=io.StringIO())
+    demo = Business.objects.get(slug="golden-dragon-demo")
+    for source in KnowledgeSource.objects.for_business(demo):
+        pipeline.source_ingest(business_id=demo.pk, source_id=source.pk)
+    menu = KnowledgeSource.objects.for_business(demo).get(title="Menu")
+    assert menu.status == "ready" and menu.items_count == 11 and menu.warnings == []
+    items = list(CatalogItem.objects.for_business(demo))
+    by_name = {i.name: i for i in items}
+    assert by_name["Steamed jasmine rice"].allergens is None  # unknown, not "none"
+    assert by_name["Pork and chive dumplings"].options[1] == {"name": "12 pieces", "price_delta": "7.00"}
+    assert by_name["Dan dan noodles"].extra == {"中文名": "担担面"} and by_name["Dan dan noodles"].spice_level == 3
+    answer = catalog_answer("How much are 12 dumplings?", items=items, passages=[], language="en")
+    assert answer.text == "The Pork and chive dumplings (12 pieces) cost 15.00 EUR, 7.00 EUR extra."

@@ -53,6 +53,12 @@ DEMO_ASSISTANT = {
         "sat": [["12:00", "23:30"]],
         "sun": [["12:00", "21:30"]],
     },
+    "hours_exceptions": [
+        {"date": "2026-12-24", "hours": [["12:00", "17:00"]], "note": "Christmas Eve"},
+        {"date": "2026-12-25", "closed": True, "note": "Christmas"},
+        {"date": "2026-12-31", "hours": [["12:00", "18:00"]], "note": "New Year's Eve"},
+        {"date": "2027-02-06", "closed": True, "note": "Chinese New Year"},
+    ],
     "handoff_message": "I'll ask our manager, Li Wei, to reply here — usually within 15 minutes during opening hours.",
     "temperature": 0.2,
     "max_answer_tokens": 350,
