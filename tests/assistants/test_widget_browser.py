@@ -244,6 +244,34 @@ def customer_site() -> Iterator:
     server.shutdown()
 
 
+def test_a_catalog_answer_and_an_honest_handoff_in_the_widget(live_api, browser_page):
+    """A question about a dish is answered from the typed menu; one the knowledge cannot answer
+    gets the handoff answer, no source, and a person is brought in."""
+    tenant = _restaurant()
+
+    def ask_both(page):
+        page.goto(f"{live_api.url}/demo/?assistant={tenant.assistant.pk}&key={tenant.publishable_key}")
+        page.get_by_role("button", name="Chat with Mei").click()
+        log = page.get_by_role("log")
+        _ask(page, "Do the dan dan noodles contain peanuts?")
+        answer = log.locator(".msg.assistant[data-id]").last
+        expect(answer).to_contain_text("Yes, the Dan dan noodles contain peanuts, so they are not suitable for a "
+                                       "peanut allergy.")
+        expect(answer.locator(".cite")).to_contain_text(["Menu"])
+        _ask(page, "Do you deliver flowers?")
+        expect(log.locator(".msg.assistant[data-id]")).to_have_count(2)
+        unanswered = log.locator(".msg.assistant[data-id]").last
+        expect(unanswered).to_contain_text("I'm sorry, I don't have that information.")
+        expect(unanswered).to_contain_text(HANDOFF)
+        expect(unanswered.locator(".cite")).to_have_count(0)
+        _shot(page, "widget-handoff-answer.png")
+
+    browser_page.run(ask_both)
+    answers = list(Message.objects.for_business(tenant.business).filter(role="assistant").order_by("created_at"))
+    assert [a.grounding for a in answers] == ["catalog", "none"]
+    assert Conversation.objects.for_business(tenant.business).get().state == "handoff"
+
+
 def test_widget_works_cross_origin_only_from_allowed_sites(live_api, browser_page, customer_site):
     tenant = _restaurant()
     customer_site.handler.html = (
