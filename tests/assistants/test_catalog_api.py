@@ -225,10 +225,11 @@ def test_the_demo_restaurants_menu_is_a_catalog(settings, tmp_path):
     for source in KnowledgeSource.objects.for_business(demo):
         pipeline.source_ingest(business_id=demo.pk, source_id=source.pk)
     menu = KnowledgeSource.objects.for_business(demo).get(title="Menu")
-    assert menu.status == "ready" and menu.items_count == 11 and menu.warnings == []
+    assert menu.status == "ready" and menu.items_count == 12 and menu.warnings == []
     items = list(CatalogItem.objects.for_business(demo))
     by_name = {i.name: i for i in items}
-    assert by_name["Steamed jasmine rice"].allergens is None  # unknown, not "none"
+    assert by_name["Steamed jasmine rice"].allergens == []  # "none"
+    assert by_name["Stir-fried seasonal greens"].allergens is None  # blank: unknown, not "none"
     assert by_name["Pork and chive dumplings"].options[1] == {"name": "12 pieces", "price_delta": "7.00"}
     assert by_name["Dan dan noodles"].extra == {"中文名": "担担面"} and by_name["Dan dan noodles"].spice_level == 3
     answer = catalog_answer("How much are 12 dumplings?", items=items, passages=[], language="en")

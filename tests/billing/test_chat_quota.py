@@ -48,14 +48,17 @@ def test_failed_answer_gives_the_message_back(live_api, settings):
     from tests.inference.misbehaving_server import closed_port_url
 
     tenant = make_tenant("Quiet Cafe", plan=None)
+    # Knowledge that answers the question, so the model is asked (with none, the handoff answers).
+    add_source(tenant, kind="faq", title="FAQ", pairs=[{"question": "Can I bring my dog?",
+                                                        "answer": "Dogs are welcome on the terrace."}])
     settings.INFERENCE_BASE_URL = [closed_port_url()]
     settings.INFERENCE_MODEL = "test-model"
     settings.INFERENCE_MAX_RETRIES = 0
     headers = {"Authorization": f"Bearer {tenant.secret_key}"}
     cid = httpx.post(f"{live_api.url}/api/v1/assistants/{tenant.assistant.pk}/conversations", json={},
                      headers=headers).json()["id"]
-    response = httpx.post(f"{live_api.url}/api/v1/conversations/{cid}/messages", json={"content": "Hello?"},
-                          headers=headers, timeout=30)
+    response = httpx.post(f"{live_api.url}/api/v1/conversations/{cid}/messages",
+                          json={"content": "Can I bring my dog?"}, headers=headers, timeout=30)
     assert response.status_code == 503
     assert UsagePeriod.objects.for_business(tenant.business).get().messages_used == 0
 
