@@ -12,7 +12,8 @@ only sentences that answer the question's key terms:
   found in the sentence and its context (idf over the candidate sentences). A question term
   no passage contains weighs like the rarest term: "do you have a kids menu?" is not
   answered by a sentence about the menu — unless the sentence's passage is very close to the
-  question in meaning (``LENIENT_SIMILARITY``), where such a word weighs like a common one.
+  question in meaning (``LENIENT_SIMILARITY``), where a word that passage lacks weighs like a
+  common one.
 - a sentence is a candidate when its coverage reaches ``MIN_COVERAGE``; "do you deliver
   flowers?" is not answered by a sentence about the flowers on the tables (half the terms),
   and a question about a service verb (``REQUIRED``: sell, deliver, repair, rent, ...) only by
@@ -71,7 +72,7 @@ doing have has had having i me my we our us you your he she it its they them the
 there here what which who whom whose when where why how can could would should will shall may might must
 not no yes so than too very just also any some all about into over under up down out off again then once
 please tell know want like get got let lets s t im ive id youre dont doesnt
-make makes anything something thing things much many happen happens happened
+make makes anything something thing things much many happen happens happened number
 """.split())
 # Chinese function words and question words (jieba's segments), and single function characters.
 _CJK_STOP_WORDS = frozenset("""
@@ -87,7 +88,11 @@ _SYNONYMS = {
     "reservation": "book", "reserve": "book", "cost": "price", "fee": "price", "charge": "price",
     # "Do you sell X?" is answered by a sentence that offers X, not by one that mentions it.
     "sell": "sell", "sold": "sell", "offer": "sell", "provide": "sell", "stock": "sell", "carry": "sell",
-    "available": "sell",
+    "available": "sell", "take": "accept", "takes": "accept",
+    # Where and how to reach the business.
+    "where": "address", "located": "address", "location": "address", "find": "address", "地址": "address",
+    "哪里": "address", "哪儿": "address", "位置": "address", "在哪": "address", "在哪里": "address",
+    "phone": "phone", "telephone": "phone", "call": "phone", "ring": "phone", "电话": "phone", "電話": "phone",
     "費用": "价格", "费用": "价格", "收费": "价格", "价钱": "价格", "價格": "价格", "多少钱": "价格",
     "营业": "开门", "營業": "开门", "开": "开门",
 }
@@ -121,6 +126,9 @@ def terms(text: str) -> list[str]:
     lowered = text.lower()
     for word in _WORD.findall(lowered):
         word = word.replace("'", "")
+        if word == "where":
+            out.append("address")  # "where are you?" asks for the address, in any wording
+            continue
         if word in _STOP_WORDS:
             continue
         stemmed = _stem(word)
@@ -160,8 +168,27 @@ _RECORD = re.compile(r"(?:^|;\s*)[^:;]{1,40}:\s*[^;]*;\s*[^:;]{1,40}:")
 _TERMINAL = tuple(".!?…\u3002\uff01\uff1f")
 
 
+# A line break inside a sentence (hard-wrapped text: "... or events, call\n+31 20 555 0188."):
+# a line of six words or more that does not end a sentence runs on into the next one, unless
+# that one starts a list item or a heading.
+
+
+def _unwrap(text: str) -> str:
+    lines = text.split("\n")
+    out = [lines[0]] if lines else []
+    for line in lines[1:]:
+        previous = out[-1]
+        if (len(previous.split()) >= 6 and not previous.rstrip().endswith((*_TERMINAL, ":", ";"))
+                and line.strip() and not re.match(r"\s*(?:[#*\-•]|\d+[.)]\s)", line)):
+            out[-1] = previous.rstrip() + " " + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _split_sentences(text: str) -> list[tuple[str, bool]]:
     """(sentence, ends_cleanly): a sentence ends cleanly at its punctuation or a line break."""
+    text = _unwrap(text)
     sentences = []
     for match in _SENTENCE.finditer(text):
         raw = match.group(0)
@@ -241,7 +268,8 @@ class ExtractiveChatBackend:
     def answer(self, request: ChatRequest) -> tuple[list[str], list[PassageRef]]:
         """The sentences that answer ``request.question`` and the passages they come from;
         ([], []) when none does (see the module docstring)."""
-        clauses = [set(terms(clause)) for clause in _clauses(request.question)]
+        # A number in the question ("a table for 10") is a detail of it, not what it is about.
+        clauses = [{t for t in terms(clause) if not t.isdigit()} for clause in _clauses(request.question)]
         clauses = [c for c in clauses if c]
         question_terms = set().union(*clauses) if clauses else set()
         if not question_terms or not request.passages:
@@ -255,14 +283,21 @@ class ExtractiveChatBackend:
         df = {t: sum(1 for s in sentences if t in s.terms or t in s.context) for t in question_terms}
         # A question term no passage contains weighs like the rarest one: it is what the
         # customer asks about, and nothing here speaks of it. In a passage very close to the
-        # question in meaning (LENIENT_SIMILARITY) it weighs like a common word instead: there
-        # it is more likely the customer's wording ("fit" for "seats") than a missing fact.
+        # question in meaning (LENIENT_SIMILARITY) a question word that passage lacks weighs
+        # like a common word instead: there it is more likely the customer's wording ("fit"
+        # for "seats", "to the restaurant") than a missing fact.
         cjk_terms = {t for t in question_terms if _CJK_CHAR.search(t)}
         strict = {t: math.log(1 + (n + 1) / (max(df[t], 1) - 0.5)) for t in question_terms}
-        lenient = {t: (math.log(1 + (n + 1) / (n / 2 + 0.5)) if df[t] == 0 else w) for t, w in strict.items()}
+        common = math.log(1 + (n + 1) / (n / 2 + 0.5))
+        passage_terms: dict[int, set[str]] = {}
+        for s in sentences:
+            passage_terms.setdefault(s.passage_index, set()).update(s.terms | s.context)
         for s in sentences:
             similarity = request.passages[s.passage_index].similarity
-            weight = lenient if similarity is not None and similarity >= LENIENT_SIMILARITY else strict
+            weight = strict
+            if similarity is not None and similarity >= LENIENT_SIMILARITY:
+                absent = question_terms - passage_terms[s.passage_index]
+                weight = {t: (common if t in absent else w) for t, w in strict.items()}
             known = s.terms | s.context
             # Chinese words segment differently in a question and a passage (送 / 送餐): a
             # Chinese term inside the sentence's text counts.

@@ -102,7 +102,7 @@ def _find_in(sequence: list[str], sub: list[str]) -> bool:
     return n > 0 and any(sequence[i:i + n] == sub for i in range(len(sequence) - n + 1))
 
 
-def _named_items(question: str, items: list) -> list:
+def _named_items(question: str, items: list, *, exact_only: bool = False) -> list:
     """Items whose name is in the question: exactly, then fuzzily; a name inside a longer
     matched name ("rice" in "egg fried rice") does not count on its own."""
     q_tokens = _tokens(question)
@@ -118,6 +118,8 @@ def _named_items(question: str, items: list) -> list:
                 if _find_in(q_tokens, tokens):
                     exact.append((len(" ".join(tokens)), item))
                     break
+    if not exact and exact_only:
+        return []
     if not exact:
         scored = []
         for item in items:
@@ -150,7 +152,7 @@ def _by_head_noun(q_tokens: list[str], items: list) -> list:
     the question's words (at most three items; a short or generic word alone does not count)."""
     best, found = 0, []
     for item in items:
-        tokens = _tokens(item.name)
+        tokens = _tokens(re.sub(r"\([^)]*\)", " ", item.name))  # "(vegetarian)" qualifies, it is not the dish
         for length in range(len(tokens) - 1, 0, -1):
             tail = tokens[-length:]
             if len("".join(tail)) >= 4 and tail[-1] not in _GENERIC and _find_in(q_tokens, tail):
@@ -404,6 +406,23 @@ def _tag_sentence(item, tags: list[str], zh: bool) -> CatalogAnswer:
     return CatalogAnswer(("" if zh else " ").join(sentences), "catalog", [item])
 
 
+_FILLER = frozenset(_tokens(
+    "do you have serve sell make is there are can i get order tell me about what whats what's describe please "
+    "any some one still today a an the it this that your our we us my in on of"))
+
+
+def _spice_sentence(item, zh: bool) -> CatalogAnswer:
+    name = _name(item, zh)
+    level = item.spice_level
+    if level is None:
+        return _dont_know(f"{name}的辣度" if zh else f"how spicy the {item.name} {_verb(item, 'is', 'are')}", zh)
+    be = _verb(item, "is", "are")
+    if level == 0:
+        return CatalogAnswer(f"{name}不辣。" if zh else f"No, the {item.name} {be} not spicy.", "catalog", [item])
+    return CatalogAnswer(f"{name}是辣的（辣度{level}/5）。" if zh
+                         else f"Yes, the {item.name} {be} spicy ({level} of 5).", "catalog", [item])
+
+
 def _describe(item, zh: bool) -> CatalogAnswer:
     name = _name(item, zh)
     price = _price(item)
@@ -428,7 +447,15 @@ def _item_answer(question: str, item, zh: bool) -> CatalogAnswer | None:
     options = bool(_OPTIONS_EN.search(question)) or _option_asked(question, item) is not None
     contains = bool(_CONTAIN_EN.search(question)) or "含" in question
     availability = bool(_AVAILABLE_EN.search(question)) or _has_any(question, _AVAILABLE_ZH)
+    # The item's own name does not ask ("hot and sour soup", "chilli oil").
+    unnamed = re.sub(re.escape(item.name), " ", question, flags=re.I)
+    for value in (item.extra or {}).values():
+        if isinstance(value, str) and value:
+            unnamed = unnamed.replace(value, " ")
+    spicy = bool(re.search(r"\b(?:spicy|hot|spice|chilli|chili|mild)\b", unnamed, re.I)) or "辣" in unnamed
     parts: list[CatalogAnswer] = []
+    if spicy:
+        parts.append(_spice_sentence(item, zh))
     if price or (options and item.options):
         parts.append(_price_sentence(item, question, zh, options))
     if allergy or asked_allergens or (contains and not tags):
@@ -436,6 +463,11 @@ def _item_answer(question: str, item, zh: bool) -> CatalogAnswer | None:
     if tags:
         parts.append(_tag_sentence(item, tags, zh))
     if not parts:
+        # "Can I get the mapo tofu without pork?" asks something the typed values do not hold.
+        leftover = set(_tokens(question)) - set(_tokens(f"{item.name} {item.category}")) - _INTENT_WORDS - _FILLER
+        if not availability and (leftover or re.search(r"\b(?:without|instead|extra|less|more|no)\b", question,
+                                                         re.I)):
+            return None
         if availability or _HAVE_EN.search(question) or _has_any(question, _HAVE_ZH) or len(_tokens(question)) <= 6:
             if not item.available:
                 text = "抱歉，" + _sold_out(item, zh) if zh else f"Sorry, the {_sold_out(item, zh)}"
@@ -556,7 +588,7 @@ _CAN_EAT = re.compile(r"\bwhat (?:can|could|should) (?:i|we|my \w+) (?:eat|have|
 def _is_list_question(question: str, items: list = ()) -> bool:
     if _has_any(question, _LIST_ZH) or _CAN_EAT.search(question) or "能吃什么" in question:
         return True
-    if items and _LIST_EN.search(question) and _categories_asked(question, items):
+    if items and (_LIST_EN.search(question) or _HAVE_EN.search(question)) and _categories_asked(question, items):
         return True
     return bool(_LIST_EN.search(question) and _DISHES_EN.search(question)) or bool(
         re.search(r"\b(?:which|what)\b.*\b(?:are|is)\b.*\b(?:vegetarian|vegan|gluten|halal|spicy)\b", question, re.I))
@@ -569,7 +601,7 @@ def catalog_answer(question: str, *, items: list, passages: list, language: str,
         return None
     zh = language == "zh" or contains_cjk(question)
     listing = _is_list_question(question, items)
-    named = _named_items(question, items)
+    named = _named_items(question, items, exact_only=listing)
     if not named and not listing:
         meant = _meant_item(question, items, passages, meaning_floor)
         named = [meant] if meant is not None else []

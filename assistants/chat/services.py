@@ -329,7 +329,8 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
 def _fallback_text(assistant: Assistant, business: Business, question: str) -> str:
     """The honest "I don't know" in the customer's language, with the business's handoff words."""
     if answer_language(question, assistant.language) == "zh":
-        return "抱歉，我没有这方面的信息。" + (assistant.handoff_message or "我已请团队的同事来回复您。")
+        own = assistant.handoff_message if answer_language(assistant.handoff_message) == "zh" else ""
+        return "抱歉，我没有这方面的信息。" + (own or "我已请团队的同事来回复您。")
     return "I'm sorry, I don't have that information. " + (assistant.handoff_message
                                                           or "I've asked the team to reply to you.")
 

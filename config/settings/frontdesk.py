@@ -54,7 +54,7 @@ CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)
 # Answers (docs/answers.md). Below this cosine similarity to the question a passage is not
 # quoted nor shown to the model; with none left the answer is the handoff. Calibrated on
 # tests/assistants/answers_kb.py.
-CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.2)
+CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.1)
 # A catalog item is meant by a question that does not name it only this close in meaning.
 CATALOG_MEANING_FLOOR = env.float("CATALOG_MEANING_FLOOR", default=0.55)
 CATALOG_MAX_ITEMS = env.int("CATALOG_MAX_ITEMS", default=2000)  # items one answer looks through
