@@ -53,7 +53,7 @@ CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=20)
 CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)
 # Answers (docs/answers.md). Below this cosine similarity to the question a passage is not
 # quoted nor shown to the model; with none left the answer is the handoff. Calibrated on
-# tests/assistants/answers_kb.py.
+# tests/assistants/answers_kb.py (docs/answers.md "Calibration").
 CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.1)
 # A catalog item is meant by a question that does not name it only this close in meaning.
 CATALOG_MEANING_FLOOR = env.float("CATALOG_MEANING_FLOOR", default=0.55)
