@@ -22,7 +22,10 @@ from assistants.catalog.text import item_sentence
 from assistants.ingestion.chunking import ChunkDraft
 from assistants.ingestion.pipeline import INSERT_CHUNK, chunk_rows
 from assistants.models import Assistant, CatalogItem, Chunk, KnowledgeSource
+from billing.services import source_quota_check
+from config.errors import ApplicationError
 from inference import providers
+from inference.errors import InferenceError
 
 EDITABLE = ("name", "category", "description", "price", "currency", "allergens", "allergens_other", "dietary",
             "spice_level", "options", "available", "available_until", "extra")
@@ -33,9 +36,11 @@ def catalog_source(*, assistant: Assistant) -> KnowledgeSource:
     source = (KnowledgeSource.objects.for_business(assistant.business_id)
               .filter(assistant=assistant, kind=KnowledgeSource.Kind.CATALOG).order_by("created_at").first())
     if source is None:
-        source = KnowledgeSource.objects.unscoped().create(
-            business_id=assistant.business_id, assistant=assistant, kind=KnowledgeSource.Kind.CATALOG,
-            title="Catalog", status=KnowledgeSource.Status.READY, progress=100)
+        with transaction.atomic():
+            source_quota_check(business=assistant.business, adding_bytes=0)  # it is a source like any other
+            source = KnowledgeSource.objects.unscoped().create(
+                business_id=assistant.business_id, assistant=assistant, kind=KnowledgeSource.Kind.CATALOG,
+                title="Catalog", status=KnowledgeSource.Status.READY, progress=100)
     return source
 
 
@@ -46,7 +51,12 @@ def _passage(item: CatalogItem, source: KnowledgeSource) -> tuple:
     draft = ChunkDraft(text=text, token_count=embedder.count_tokens(text),
                        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                        heading=item.category or None, page=None)
-    vector = embedder.embed_documents([text])[0]
+    try:
+        vector = embedder.embed_documents([text])[0]
+    except InferenceError as exc:  # the embedding server is down: change nothing, say so
+        raise ApplicationError("embeddings_unavailable", "The embedding service is unavailable right now, so the "
+                               "item was not saved; try again in a minute.", status=503,
+                               headers={"Retry-After": "30"}) from exc
     return chunk_rows(source, [draft], [vector], model=embedder.model_name, item_ids=[item.pk],
                       first_ordinal=item.ordinal)[0]
 

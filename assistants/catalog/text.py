@@ -49,7 +49,7 @@ def item_sentence(item) -> str:
     if yes:
         parts.append(_join(yes).capitalize() + ".")
     if no:
-        parts.append("Not " + _join(no) + ".")
+        parts.append("Not " + _join(no).replace(" and ", " or ") + ".")  # "not vegetarian or vegan"
     if item.spice_level is not None:
         parts.append(f"Spice level {item.spice_level} of 5.")
     if item.options:

@@ -160,6 +160,7 @@ def test_an_item_from_a_file_can_be_marked_sold_out(tenant):
     {"options": [{"name": "large", "price_delta": "a lot"}]},
     {"colour": "red"},
     {"available": "perhaps"},
+    {"price": True},
 ])
 def test_invalid_items_are_400_with_the_error_shape(tenant, body):
     response = _create(tenant, **body)
@@ -234,3 +235,17 @@ def test_the_demo_restaurants_menu_is_a_catalog(settings, tmp_path):
     assert by_name["Dan dan noodles"].extra == {"中文名": "担担面"} and by_name["Dan dan noodles"].spice_level == 3
     answer = catalog_answer("How much are 12 dumplings?", items=items, passages=[], language="en")
     assert answer.text == "The Pork and chive dumplings (12 pieces) cost 15.00 EUR, 7.00 EUR extra."
+
+
+def test_a_dead_embedding_server_saves_nothing_and_says_so(tenant, settings):
+    from tests.inference.misbehaving_server import closed_port_url
+
+    item = _create(tenant).json()
+    settings.EMBEDDINGS_BASE_URL = closed_port_url()
+    settings.EMBEDDINGS_MODEL = "test-embedder"
+    response = _create(tenant, name="Sesame balls")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "embeddings_unavailable"
+    changed = tenant.client().patch(f"/api/v1/catalog/items/{item['id']}", {"price": "1.00"}, format="json")
+    assert changed.status_code == 503
+    assert [(i.name, i.price) for i in CatalogItem.objects.for_business(tenant.business)] == [
+        ("Mango pudding", Decimal("6.00"))]
