@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from pgvector.django import VectorField
 
@@ -17,6 +17,10 @@ class Assistant(TenantModel):
         PROFESSIONAL = "professional"
         CONCISE = "concise"
         PLAYFUL = "playful"
+
+    class WidgetPosition(models.TextChoices):
+        RIGHT = "right"
+        LEFT = "left"
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=80)
@@ -39,6 +43,16 @@ class Assistant(TenantModel):
     model_override = models.CharField(max_length=200, blank=True)
     # Web origins ("https://example.com") whose pages may embed the chat widget; empty: any.
     allowed_origins = models.JSONField(default=list, blank=True)
+    # The web widget's look (docs/widget.md); the script tag's data-* attributes override them.
+    widget_color = models.CharField(
+        max_length=7, default="#1d4ed8",
+        validators=[RegexValidator(r"^#[0-9a-f]{6}\Z", "Expected a colour like '#1d4ed8' (# and six hex digits).")],
+        help_text="Accent colour of the web widget, '#rrggbb'.")
+    widget_position = models.CharField(max_length=5, choices=WidgetPosition.choices, default=WidgetPosition.RIGHT,
+                                       help_text="Corner of the page the web widget sits in.")
+    widget_launcher_text = models.CharField(
+        max_length=40, blank=True,
+        help_text="Text on the widget's launcher button; empty: a round chat bubble.")
 
     objects = TenantManager()
 

@@ -121,6 +121,22 @@ class AllowedOriginsField(serializers.ListField):
         return validate_allowed_origins(super().to_internal_value(data))
 
 
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+
+
+class ColorField(serializers.CharField):
+    """``#rrggbb``, stored in lower case (``#1D4ED8`` becomes ``#1d4ed8``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=7, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not HEX_COLOR.match(value):
+            raise serializers.ValidationError(f"'{value}' is not a colour like '#1d4ed8' (# and six hex digits).")
+        return value.lower()
+
+
 class AssistantSerializer(StrictModelSerializer):
     business_hours = serializers.JSONField(required=False, validators=[validate_business_hours])
     hours_exceptions = serializers.JSONField(
@@ -130,13 +146,15 @@ class AssistantSerializer(StrictModelSerializer):
     allowed_origins = AllowedOriginsField(
         required=False, help_text="Origins (\"https://example.com\") whose pages may embed the web widget; "
                                   "empty: any site.")
+    widget_color = ColorField(required=False, help_text="Accent colour of the web widget, '#rrggbb' "
+                                                        "(text on it is white or black, whichever reads better).")
 
     class Meta:
         model = Assistant
         fields = (
             "id", "name", "slug", "persona", "instructions", "greeting", "language", "tone", "business_hours",
             "hours_exceptions", "handoff_message", "temperature", "max_answer_tokens", "model_override",
-            "allowed_origins", "created_at", "updated_at",
+            "allowed_origins", "widget_color", "widget_position", "widget_launcher_text", "created_at", "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")
 

@@ -21,6 +21,7 @@ from config.tasks import enqueue_on_commit
 ASSISTANT_EDITABLE = (
     "name", "persona", "instructions", "greeting", "language", "tone", "business_hours", "hours_exceptions",
     "handoff_message", "temperature", "max_answer_tokens", "model_override", "allowed_origins",
+    "widget_color", "widget_position", "widget_launcher_text",
 )
 
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.test.signals import setting_changed
 from rest_framework.test import APIClient
 
 from assistants import services
@@ -21,6 +23,32 @@ from businesses.authentication import key_cache
 from tests.inference.vllm_support import VLLMServer, build_tiny_model, ensure_vllm_venv, start_vllm_server
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_translations() -> None:
+    """Compile locale/*/LC_MESSAGES/django.po to django.mo (gitignored) when the .mo is missing or
+    older, with Babel, as the build does; so the tests read the catalogues as they are in the tree."""
+    stale = [po for po in sorted((ROOT / "locale").glob("*/LC_MESSAGES/django.po"))
+             if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime]
+    if not stale:
+        return
+    try:
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+    except ImportError:
+        warnings.warn(f"Babel is not installed: {len(stale)} translation catalogue(s) left uncompiled, "
+                      "so translated texts read as English.", stacklevel=1)
+        return
+    for po in stale:
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        partial = po.with_suffix(f".mo.{os.getpid()}")
+        with partial.open("wb") as target:
+            write_mo(target, catalog)
+        partial.replace(po.with_suffix(".mo"))  # atomic: a parallel run never reads half a file
+    # Drop catalogues Django may have loaded before these existed (what override_settings does).
+    setting_changed.send(sender=type(settings), setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=True)
 
 
 @pytest.fixture(autouse=True)

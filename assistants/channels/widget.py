@@ -5,8 +5,9 @@ A website embeds one tag::
     <script src="https://HOST/widget.js" data-key="pk_…" data-assistant="ASSISTANT_ID" async></script>
 
 The script (assistants/static/frontdesk/widget.js, plain JavaScript, no build step) reads the
-assistant's name and greeting from ``GET /api/v1/assistants/{id}/widget`` and then uses the chat
-API (docs/chat.md) with the publishable key. docs/widget.md has the details.
+assistant's name, greeting, look and its own texts in the assistant's language from
+``GET /api/v1/assistants/{id}/widget`` and then uses the chat API (docs/chat.md) with the
+publishable key. docs/widget.md has the details.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import condition, require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -41,6 +44,44 @@ DEMO_FILE_NAME = "demo-widget.json"
 
 # --------------------------------------------------------------------------- config endpoint
 
+# The widget's own words, by the key widget.js looks them up with. widget.js holds the same
+# English texts as its defaults (a test keeps the two equal); `%(name)s` is filled in there.
+# Translations: locale/<lang>/LC_MESSAGES/django.po.
+WIDGET_TEXTS = {
+    "open": gettext_noop("Chat with %(name)s"),
+    "close_named": gettext_noop("Close chat with %(name)s"),
+    "close": gettext_noop("Close chat"),
+    "conversation": gettext_noop("Conversation"),
+    "talk_to_person": gettext_noop("Talk to a person"),
+    "person_will_reply": gettext_noop("A person will reply here"),
+    "your_message": gettext_noop("Your message"),
+    "placeholder": gettext_noop("Type your question…"),
+    "send": gettext_noop("Send"),
+    "try_again": gettext_noop("Try again"),
+    "source": gettext_noop("Source"),
+    "source_named": gettext_noop("Source: %(title)s"),
+    "sources": gettext_noop("Sources:"),
+    "team": gettext_noop("%(name)s team"),
+    "staff": gettext_noop("Staff"),
+    "busy": gettext_noop("We are getting a lot of questions right now. Please try again in a minute."),
+    "not_sent": gettext_noop("Sorry, that did not go through: %(reason)s"),
+    "no_answer": gettext_noop("Sorry, the assistant could not answer just now."),
+    "handoff_default": gettext_noop("A person from our team will reply here as soon as possible."),
+    "team_unreachable": gettext_noop("Sorry, we could not reach the team just now."),
+}
+
+
+def widget_language(language: str) -> str:
+    """The widget's language for an assistant's BCP 47 ``language``: Chinese of any script or region
+    ('zh', 'zh-CN', 'zh-Hans', 'zh_TW') reads Simplified Chinese, the rest English."""
+    code = (language or "").strip().lower().replace("_", "-")
+    return "zh-hans" if code == "zh" or code.startswith("zh-") else "en"
+
+
+def widget_texts(language: str) -> dict[str, str]:
+    with translation.override(widget_language(language)):
+        return {key: translation.gettext(text) for key, text in WIDGET_TEXTS.items()}
+
 
 class WidgetConfigSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -49,6 +90,14 @@ class WidgetConfigSerializer(serializers.Serializer):
     language = serializers.CharField()
     handoff_message = serializers.CharField()
     business_name = serializers.CharField()
+    color = serializers.CharField(help_text="Accent colour, '#rrggbb'.")
+    position = serializers.ChoiceField(choices=Assistant.WidgetPosition.choices,
+                                       help_text="Corner the launcher and the panel sit in.")
+    launcher_text = serializers.CharField(allow_blank=True,
+                                          help_text="Text of the launcher button; empty: a round chat bubble.")
+    texts = serializers.DictField(child=serializers.CharField(), help_text=(
+        "The widget's own texts in the assistant's language (English or Simplified Chinese), by key; "
+        "'%(name)s'-style placeholders are filled in by the widget."))
 
 
 def widget_config(assistant: Assistant) -> dict:
@@ -60,6 +109,10 @@ def widget_config(assistant: Assistant) -> dict:
         "language": assistant.language,
         "handoff_message": assistant.handoff_message,
         "business_name": assistant.business.name,
+        "color": assistant.widget_color,
+        "position": assistant.widget_position,
+        "launcher_text": assistant.widget_launcher_text,
+        "texts": widget_texts(assistant.language),
     }
 
 

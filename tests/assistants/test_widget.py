@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import httpx
 from django.core.management import call_command
 from django.test import Client
 
-from assistants.channels.widget import WIDGET_JS, demo_widget_save
+from assistants.channels.widget import WIDGET_JS, WIDGET_TEXTS, demo_widget_save
 from assistants.models import Assistant, Conversation, Message
 from businesses.authentication import key_cache
 from businesses.models import ApiKey, Business
@@ -67,15 +68,101 @@ def test_widget_script_is_small_and_cached_with_an_etag(db):
 
 def test_widget_config_with_the_publishable_key(tenant):
     Assistant.objects.for_business(tenant.business).filter(pk=tenant.assistant.pk).update(
-        name="Mei", greeting="Hi, I'm Mei!", language="zh", handoff_message="Li Wei will reply.")
+        name="Mei", greeting="Hi, I'm Mei!", language="en", handoff_message="Li Wei will reply.")
     response = tenant.client(tenant.publishable_key).get(f"/api/v1/assistants/{tenant.assistant.pk}/widget")
     assert response.status_code == 200
-    assert response.json() == {"id": str(tenant.assistant.pk), "name": "Mei", "greeting": "Hi, I'm Mei!",
-                               "language": "zh", "handoff_message": "Li Wei will reply.",
-                               "business_name": "Golden Dragon"}
+    body = response.json()
+    texts = body.pop("texts")
+    assert body == {"id": str(tenant.assistant.pk), "name": "Mei", "greeting": "Hi, I'm Mei!",
+                    "language": "en", "handoff_message": "Li Wei will reply.", "business_name": "Golden Dragon",
+                    "color": "#1d4ed8", "position": "right", "launcher_text": ""}
+    assert texts == WIDGET_TEXTS
+    assert texts["open"] == "Chat with %(name)s" and texts["send"] == "Send" and texts["team"] == "%(name)s team"
     assert response["Cache-Control"] == "private, max-age=60"
     # Nothing an owner keeps to themselves (instructions, persona, model) is in it.
-    assert "instructions" not in response.json() and "persona" not in response.json()
+    assert "instructions" not in body and "persona" not in body and "allowed_origins" not in body
+
+
+def test_widget_scripts_english_texts_are_the_ones_the_server_translates():
+    """widget.js falls back to its own English texts for a key the config lacks: the same ones."""
+    script = WIDGET_JS.read_text()
+    defaults = re.search(r"var TEXTS = (\{.*?\n  \});", script, re.DOTALL)
+    assert defaults is not None, "widget.js lost its `var TEXTS = {...};` object"
+    assert json.loads(defaults.group(1)) == WIDGET_TEXTS
+    rest = script.replace(defaults.group(0), "")
+    for key in WIDGET_TEXTS:
+        assert f'"{key}"' in rest, f"widget.js never shows the text {key!r}"
+
+
+PLACEHOLDER = re.compile(r"%\(\w+\)s")
+
+
+def test_chinese_assistant_gets_the_widget_in_simplified_chinese(tenant):
+    api = tenant.client()
+    path = f"/api/v1/assistants/{tenant.assistant.pk}"
+    for language in ("zh", "zh-CN", "zh-Hans", "zh_TW"):
+        assert api.patch(path, {"language": language}, format="json").status_code == 200
+        body = tenant.client(tenant.publishable_key).get(f"{path}/widget").json()
+        assert body["language"] == language
+        texts = body["texts"]
+        assert texts["open"] == "与%(name)s聊天", language
+        assert texts["close"] == "关闭聊天" and texts["talk_to_person"] == "联系人工客服"
+        assert texts["your_message"] == "您的消息" and texts["send"] == "发送" and texts["try_again"] == "重试"
+        assert texts["team"] == "%(name)s团队" and texts["source"] == "来源"
+        assert texts["person_will_reply"] == "工作人员会在这里回复您" and texts["conversation"] == "对话"
+        assert set(texts) == set(WIDGET_TEXTS)
+        for key, english in WIDGET_TEXTS.items():
+            # Every text is translated, and keeps the placeholders widget.js fills in.
+            assert texts[key] != english and re.search(r"[\u4e00-\u9fff]", texts[key]), key
+            assert PLACEHOLDER.findall(texts[key]) == PLACEHOLDER.findall(english), key
+    for language in ("en", "fr", "en-GB", "zhx"):
+        assert api.patch(path, {"language": language}, format="json").status_code == 200, language
+        texts = tenant.client(tenant.publishable_key).get(f"{path}/widget").json()["texts"]
+        assert texts == WIDGET_TEXTS, language
+
+
+def test_widget_appearance_is_saved_and_reaches_the_widget(tenant):
+    api = tenant.client()
+    path = f"/api/v1/assistants/{tenant.assistant.pk}"
+    assert {k: v for k, v in api.get(path).json().items() if k.startswith("widget_")} == {
+        "widget_color": "#1d4ed8", "widget_position": "right", "widget_launcher_text": ""}
+    response = api.patch(path, {"widget_color": "#9F1D20", "widget_position": "left",
+                                "widget_launcher_text": "Ask Mei about the menu"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["widget_color"] == "#9f1d20"
+    config = tenant.client(tenant.publishable_key).get(f"{path}/widget").json()
+    assert (config["color"], config["position"], config["launcher_text"]) == ("#9f1d20", "left",
+                                                                              "Ask Mei about the menu")
+    # An empty launcher text is the round bubble again.
+    assert api.patch(path, {"widget_launcher_text": ""}, format="json").status_code == 200
+    assert tenant.client(tenant.publishable_key).get(f"{path}/widget").json()["launcher_text"] == ""
+
+
+def test_bad_widget_appearance_is_a_validation_error(tenant):
+    api = tenant.client()
+    path = f"/api/v1/assistants/{tenant.assistant.pk}"
+    for field, bad in (("widget_color", "red"), ("widget_color", "#12345"), ("widget_color", "#1d4ed8ff"),
+                       ("widget_color", "1d4ed8"), ("widget_color", "#1d4eg8"), ("widget_color", "#fff"),
+                       ("widget_color", 0x1D4ED8), ("widget_color", None), ("widget_position", "top"),
+                       ("widget_position", "LEFT"), ("widget_position", ""), ("widget_launcher_text", "x" * 41),
+                       ("widget_launcher_text", 42)):
+        response = api.patch(path, {field: bad}, format="json")
+        assert response.status_code == 400, (field, bad)
+        error = response.json()["error"]
+        assert error["code"] == "validation_error" and error["message"]
+        assert list(error["details"]["fields"]) == [field], (field, bad)
+    assert "red" in api.patch(path, {"widget_color": "red"}, format="json").json()["error"]["details"]["fields"][
+        "widget_color"][0]
+    saved = Assistant.objects.for_business(tenant.business).get(pk=tenant.assistant.pk)
+    assert (saved.widget_color, saved.widget_position, saved.widget_launcher_text) == ("#1d4ed8", "right", "")
+
+
+def test_other_business_cannot_change_my_widget_appearance(tenant, other_tenant):
+    response = other_tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}",
+                                           {"widget_color": "#000000", "widget_position": "left"}, format="json")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    saved = Assistant.objects.for_business(tenant.business).get(pk=tenant.assistant.pk)
+    assert (saved.widget_color, saved.widget_position) == ("#1d4ed8", "right")
 
 
 def test_widget_config_needs_a_key_and_stays_in_its_tenant(tenant, other_tenant, anon):

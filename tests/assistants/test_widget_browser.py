@@ -304,3 +304,55 @@ def test_widget_works_cross_origin_only_from_allowed_sites(live_api, browser_pag
         expect(page.get_by_role("button", name="Chat with Mei")).to_have_count(0)
 
     browser_page.run(refused_after_unlisting)
+
+
+def test_widget_takes_its_look_and_language_from_the_assistant(live_api, browser_page, customer_site):
+    """A Chinese assistant with a light accent, on the left, with a text launcher; then the tag's
+    attributes restyle the widget on screen (what a live preview does)."""
+    tenant = make_tenant("Golden Dragon")
+    response = tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}", {
+        "name": "Mei", "language": "zh", "widget_color": "#fde047", "widget_position": "left",
+        "widget_launcher_text": "问问Mei"}, format="json")
+    assert response.status_code == 200, response.content
+    customer_site.handler.html = (
+        f'<!doctype html><html lang="zh-Hans"><title>Our site</title><h1>Our own website</h1>'
+        f'<script src="{live_api.url}/widget.js" data-key="{tenant.publishable_key}" '
+        f'data-assistant="{tenant.assistant.pk}" async></script></html>').encode()
+
+    def look(page):
+        page.goto(customer_site.origin + "/")
+        # The pill is named by its text; the accent is light, so the text on it is dark.
+        launcher = page.get_by_role("button", name="问问Mei")
+        expect(launcher).to_be_visible()
+        expect(launcher).to_have_css("background-color", "rgb(253, 224, 71)")
+        expect(launcher).to_have_css("color", "rgb(17, 24, 39)")
+        box = launcher.bounding_box()
+        assert abs(box["x"] - 20) < 1 and abs(box["height"] - 52) < 1, box
+        launcher.click()
+        expect(launcher).to_have_attribute("aria-expanded", "true")
+        dialog = page.get_by_role("dialog", name="Mei")
+        expect(dialog).to_be_visible()
+        assert abs(dialog.bounding_box()["x"] - 20) < 1
+        expect(page.get_by_label("您的消息")).to_be_focused()
+        for name in ("发送", "联系人工客服", "关闭聊天"):
+            expect(page.get_by_role("button", name=name)).to_be_visible()
+        expect(page.get_by_role("log", name="对话")).to_be_visible()
+        _shot(page, "widget-left-pill-zh.png")
+        page.keyboard.press("Escape")
+        page.evaluate("""() => {
+            const tag = document.querySelector('script[data-assistant]');
+            tag.setAttribute('data-position', 'right');
+            tag.setAttribute('data-launcher-text', '');
+            tag.setAttribute('data-color', '#0f766e');
+        }""")
+        bubble = page.get_by_role("button", name="与Mei聊天")
+        expect(bubble).to_be_visible()
+        expect(bubble).to_have_css("background-color", "rgb(15, 118, 110)")
+        expect(bubble).to_have_css("color", "rgb(255, 255, 255)")
+        box = bubble.bounding_box()
+        assert abs(box["x"] + box["width"] - (1280 - 20)) < 1 and abs(box["width"] - 60) < 1, box
+        bubble.click()
+        expect(page.get_by_role("button", name="关闭与Mei的聊天")).to_have_attribute("aria-expanded", "true")
+
+    browser_page.run(look)
+    assert browser_page.errors == []

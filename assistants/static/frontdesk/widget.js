@@ -2,8 +2,11 @@
  *
  *   <script src="https://HOST/widget.js" data-key="pk_…" data-assistant="ASSISTANT_ID" async></script>
  *
- * Optional: data-color="#9f1d20" (accent), data-api="https://HOST" (API base; default: where
- * this script came from). docs/widget.md describes it; docs/chat.md the API it uses.
+ * Optional, each overriding the assistant's own setting: data-color="#9f1d20" (accent),
+ * data-position="left" (or "right"), data-launcher-text="Ask us" (a pill instead of the round
+ * bubble; "" for the bubble). Changing them on the tag restyles a widget that is on screen.
+ * data-api="https://HOST" (API base; default: where this script came from).
+ * docs/widget.md describes it; docs/chat.md the API it uses.
  * Everything lives in a shadow root so the host page's CSS and ours never meet.
  */
 (function () {
@@ -14,8 +17,7 @@
   var KEY = script.getAttribute("data-key") || "";
   var ASSISTANT = script.getAttribute("data-assistant") || "";
   var API = (script.getAttribute("data-api") || new URL(script.src, location.href).origin).replace(/\/+$/, "");
-  var COLOR = /^#[0-9a-fA-F]{3,8}$/.test(script.getAttribute("data-color") || "") ?
-    script.getAttribute("data-color") : "#1d4ed8";
+  var HEX = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i;
   var STORE = "frontdesk:" + ASSISTANT;
   var POLL_MS = 3000;         // while a person is on the conversation
   var SLOW_POLL_MS = 15000;   // otherwise (staff may take over from their inbox), while the panel is open
@@ -29,23 +31,28 @@
     "*{box-sizing:border-box}",
     ".fd{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2328}",
     ".bubble{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:60px;height:60px;border-radius:50%;",
-    "border:0;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.3);",
+    "border:0;background:var(--c);color:var(--f);cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.3);",
     "display:flex;align-items:center;justify-content:center}",
-    ".bubble svg{width:28px;height:28px;fill:currentColor}",
+    ".bubble svg{width:28px;height:28px;fill:currentColor;flex:none}",
+    ".bubble.pill{width:auto;max-width:calc(100vw - 40px);height:52px;border-radius:999px;padding:0 20px 0 16px;",
+    "gap:8px;font:inherit;font-weight:600}",
+    ".bubble.pill svg{width:22px;height:22px}",
+    ".bubble.pill span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
+    ".left .bubble,.left .panel{right:auto;left:20px}",
     ".bubble:focus-visible,button:focus-visible,textarea:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}",
     ".panel{position:fixed;right:20px;bottom:92px;z-index:2147483001;width:370px;height:min(600px,calc(100vh - 112px));",
     "background:#fff;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;",
     "overflow:hidden}",
     ".panel[hidden]{display:none}",
-    "header{background:var(--c);color:#fff;padding:12px 12px 12px 16px;display:flex;align-items:center;gap:8px}",
+    "header{background:var(--c);color:var(--f);padding:12px 12px 12px 16px;display:flex;align-items:center;gap:8px}",
     "header h2{font-size:16px;margin:0;flex:1;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
     "header .sub{display:block;font-size:12px;font-weight:400;opacity:.95}",
-    ".close{background:transparent;border:0;color:#fff;font-size:24px;line-height:1;width:40px;height:40px;",
+    ".close{background:transparent;border:0;color:inherit;font-size:24px;line-height:1;width:40px;height:40px;",
     "border-radius:8px;cursor:pointer}",
-    ".close:hover{background:rgba(255,255,255,.15)}",
+    ".close:hover{background:rgba(127,127,127,.25)}",
     ".log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px;background:#f6f7f9}",
     ".msg{max-width:85%;padding:9px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
-    ".msg.customer{align-self:flex-end;background:var(--c);color:#fff;border-bottom-right-radius:4px}",
+    ".msg.customer{align-self:flex-end;background:var(--c);color:var(--f);border-bottom-right-radius:4px}",
     ".msg.assistant,.msg.staff{align-self:flex-start;background:#fff;border:1px solid #d8dce1;",
     "border-bottom-left-radius:4px}",
     ".msg.staff{border-color:#0f766e;background:#f0fdfa}",
@@ -67,24 +74,56 @@
     "form{display:flex;gap:8px;padding:8px 12px 12px;background:#fff}",
     "textarea{flex:1;resize:none;font:inherit;font-size:16px;padding:9px 10px;border:1px solid #9ca3af;",
     "border-radius:10px;height:42px;max-height:120px;color:#1f2328}",
-    ".send{font:inherit;font-weight:600;background:var(--c);color:#fff;border:0;border-radius:10px;padding:0 16px;",
+    ".send{font:inherit;font-weight:600;background:var(--c);color:var(--f);border:0;border-radius:10px;padding:0 16px;",
     "cursor:pointer}",
     ".send:disabled{opacity:.6;cursor:default}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;border-radius:0}",
-    ".bubble{right:14px;bottom:14px}}",
+    "@media (max-width:480px){.fd .panel{inset:0;width:100%;height:100%;border-radius:0}",
+    ".bubble{right:14px;bottom:14px}.left .bubble{left:14px}}",
     "@media (prefers-reduced-motion:reduce){.typing::after{animation:none}}"
   ].join("");
 
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 ' +
     '2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
 
+  // The English texts; the config brings them in the assistant's language (assistants/channels/
+  // widget.py WIDGET_TEXTS, which a test keeps equal to this object). Keep this a JSON object.
+  var TEXTS = {
+    "open": "Chat with %(name)s",
+    "close_named": "Close chat with %(name)s",
+    "close": "Close chat",
+    "conversation": "Conversation",
+    "talk_to_person": "Talk to a person",
+    "person_will_reply": "A person will reply here",
+    "your_message": "Your message",
+    "placeholder": "Type your question…",
+    "send": "Send",
+    "try_again": "Try again",
+    "source": "Source",
+    "source_named": "Source: %(title)s",
+    "sources": "Sources:",
+    "team": "%(name)s team",
+    "staff": "Staff",
+    "busy": "We are getting a lot of questions right now. Please try again in a minute.",
+    "not_sent": "Sorry, that did not go through: %(reason)s",
+    "no_answer": "Sorry, the assistant could not answer just now.",
+    "handoff_default": "A person from our team will reply here as soon as possible.",
+    "team_unreachable": "Sorry, we could not reach the team just now."
+  };
+  function t(key, vars) {
+    var own = config && config.texts && config.texts[key];
+    return (typeof own === "string" && own ? own : TEXTS[key]).replace(/%\((\w+)\)s/g, function (m, name) {
+      return vars && vars[name] != null ? String(vars[name]) : m;
+    });
+  }
+
   // ------------------------------------------------------------------ state
-  var config = null;           // {name, greeting, language, handoff_message, business_name}
+  // {name, greeting, language, handoff_message, business_name, color, position, launcher_text, texts}
+  var config = null;
   var saved = load();          // {id, token, handoff} of this browser's conversation
   var shown = {};              // message ids already on screen
   var loaded = false, busy = false, pollTimer = null;
-  var root, bubble, panel, log, input, sendBtn, humanBtn, title;
+  var root, wrap, bubble, panel, log, input, sendBtn, humanBtn, title;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(STORE)) || null; } catch (e) { return null; }
@@ -141,13 +180,11 @@
     host.id = "frontdesk-widget";
     root = host.attachShadow({mode: "open"});
     var style = el("style"); style.textContent = CSS; root.appendChild(style);
-    var wrap = el("div", "fd"); wrap.style.setProperty("--c", COLOR);
+    wrap = el("div", "fd");
     if (config.language) wrap.lang = config.language;
 
     bubble = el("button", "bubble");
     bubble.type = "button";
-    bubble.innerHTML = ICON;
-    bubble.setAttribute("aria-label", "Chat with " + config.name);
     bubble.setAttribute("aria-expanded", "false");
     bubble.setAttribute("aria-controls", "fd-panel");
     bubble.addEventListener("click", function () { panel.hidden ? open() : close(); });
@@ -163,7 +200,7 @@
     if (config.business_name) title.appendChild(el("span", "sub", config.business_name));
     var x = el("button", "close", "×");
     x.type = "button";
-    x.setAttribute("aria-label", "Close chat");
+    x.setAttribute("aria-label", t("close"));
     x.addEventListener("click", close);
     head.appendChild(title); head.appendChild(x);
 
@@ -171,27 +208,27 @@
     log.setAttribute("role", "log");
     log.setAttribute("aria-live", "polite");
     log.setAttribute("aria-relevant", "additions");
-    log.setAttribute("aria-label", "Conversation");
+    log.setAttribute("aria-label", t("conversation"));
     log.tabIndex = 0;
 
     var bar = el("div", "bar");
-    humanBtn = el("button", "human", "Talk to a person");
+    humanBtn = el("button", "human", t("talk_to_person"));
     humanBtn.type = "button";
     humanBtn.addEventListener("click", handoff);
     bar.appendChild(humanBtn);
 
     var form = el("form");
-    var label = el("label", "sr", "Your message");
+    var label = el("label", "sr", t("your_message"));
     label.htmlFor = "fd-input";
     input = el("textarea");
     input.id = "fd-input";
     input.rows = 1;
     input.maxLength = 8000;
-    input.placeholder = "Type your question…";
+    input.placeholder = t("placeholder");
     input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     });
-    sendBtn = el("button", "send", "Send");
+    sendBtn = el("button", "send", t("send"));
     sendBtn.type = "submit";
     form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
     form.appendChild(label); form.appendChild(input); form.appendChild(sendBtn);
@@ -201,13 +238,52 @@
     wrap.appendChild(panel); wrap.appendChild(bubble);
     root.appendChild(wrap);
     document.body.appendChild(host);
+    appearance();
     setHandoff(saved && saved.handoff);
+    new MutationObserver(appearance).observe(script, {attributes: true,
+      attributeFilter: ["data-color", "data-position", "data-launcher-text"]});
+  }
+
+  // The tag's data-* attributes win over the assistant's settings (a site's own colours, the
+  // dashboard's live preview).
+  function setting(attr, own) {
+    return script.hasAttribute(attr) ? script.getAttribute(attr) : own;
+  }
+  function appearance() {
+    var color = [setting("data-color", ""), config.color].filter(function (c) { return HEX.test(c || ""); })[0] ||
+      "#1d4ed8";
+    wrap.style.setProperty("--c", color);
+    wrap.style.setProperty("--f", ink(color));
+    wrap.classList.toggle("left", setting("data-position", config.position) === "left");
+    var text = (setting("data-launcher-text", config.launcher_text) || "").trim().slice(0, 40);
+    bubble.className = text ? "bubble pill" : "bubble";
+    bubble.innerHTML = ICON;
+    if (text) bubble.appendChild(el("span", null, text));
+    labelBubble();
+  }
+  // Text on the accent: white or near-black (#111827, luminance 0.0092), whichever contrasts more
+  // (WCAG relative luminance).
+  function ink(hex) {
+    var h = hex.slice(1);
+    if (h.length === 3) h = h.replace(/./g, "$&$&");
+    var l = [0, 2, 4].map(function (i) {
+      var c = parseInt(h.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var y = 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+    return 1.05 / (y + 0.05) >= (y + 0.05) / 0.0592 ? "#fff" : "#111827";
+  }
+  // A pill is named by its visible text (WCAG "label in name") and aria-expanded tells open or
+  // closed; the round bubble has no text, so it gets a label that says both.
+  function labelBubble() {
+    if (bubble.classList.contains("pill")) { bubble.removeAttribute("aria-label"); return; }
+    bubble.setAttribute("aria-label", t(panel.hidden ? "open" : "close_named", {name: config.name}));
   }
 
   function open() {
     panel.hidden = false;
     bubble.setAttribute("aria-expanded", "true");
-    bubble.setAttribute("aria-label", "Close chat with " + config.name);
+    labelBubble();
     input.focus();
     if (!loaded) history(); else scrollDown();
     startPolling();
@@ -215,7 +291,7 @@
   function close() {
     panel.hidden = true;
     bubble.setAttribute("aria-expanded", "false");
-    bubble.setAttribute("aria-label", "Chat with " + config.name);
+    labelBubble();
     stopPolling();
     bubble.focus();
   }
@@ -224,7 +300,9 @@
   function add(role, text, opts) {
     opts = opts || {};
     var m = el("div", "msg " + role);
-    if (role === "staff") m.appendChild(el("span", "who", (config.business_name || "Staff") + " team"));
+    if (role === "staff") {
+      m.appendChild(el("span", "who", config.business_name ? t("team", {name: config.business_name}) : t("staff")));
+    }
     var body = el("span", "text", text);
     m.appendChild(body);
     if (opts.id) { m.setAttribute("data-id", opts.id); shown[opts.id] = true; }
@@ -236,15 +314,15 @@
   function cite(m, citations) {
     var seen = {}, box = el("div", "cites");
     (citations || []).forEach(function (c) {
-      var t = c.source_title || "Source";
-      if (seen[c.source_id || t]) return;
-      seen[c.source_id || t] = true;
-      var chip = el("span", "cite", t);
-      chip.title = "Source: " + t;
+      var name = c.source_title || t("source");
+      if (seen[c.source_id || name]) return;
+      seen[c.source_id || name] = true;
+      var chip = el("span", "cite", name);
+      chip.title = t("source_named", {title: name});
       box.appendChild(chip);
     });
     if (box.childNodes.length) {
-      box.insertBefore(el("span", "sr", "Sources: "), box.firstChild);
+      box.insertBefore(el("span", "sr", t("sources") + " "), box.firstChild);
       m.appendChild(box);
     }
   }
@@ -262,13 +340,13 @@
   }
   function setHandoff(on) {
     humanBtn.disabled = !!on;
-    humanBtn.textContent = on ? "A person will reply here" : "Talk to a person";
+    humanBtn.textContent = t(on ? "person_will_reply" : "talk_to_person");
   }
   function error(text, retry) {
     var m = add("error", text);
     m.setAttribute("role", "alert");
     if (retry) {
-      var b = el("button", "retry", "Try again");
+      var b = el("button", "retry", t("try_again"));
       b.type = "button";
       b.addEventListener("click", function () { m.remove(); retry(); });
       m.appendChild(b);
@@ -332,10 +410,8 @@
       return stream(res);
     }).catch(function (err) {
       if (answer) answer.remove();
-      var text2 = err.status === 429 || err.status === 402 ?
-        "We are getting a lot of questions right now. Please try again in a minute." :
-        err.status && err.status < 500 ? "Sorry, that did not go through: " + err.message :
-          "Sorry, the assistant could not answer just now.";
+      var text2 = err.status === 429 || err.status === 402 ? t("busy") :
+        err.status && err.status < 500 ? t("not_sent", {reason: err.message}) : t("no_answer");
       error(text2, function () { send(text, idem, mine, again); });
     }).then(settle);
 
@@ -410,12 +486,12 @@
     }).then(function (res) {
       if (!res.ok) return failure(res);
       saved.handoff = true; save(); setHandoff(true);
-      add("note", config.handoff_message || "A person from our team will reply here as soon as possible.");
+      add("note", config.handoff_message || t("handoff_default"));
       repoll();
     }).catch(function (err) {
       if (err.status === 404 || err.status === 409) forget();  // gone or closed: "Try again" starts anew
       setHandoff(false);
-      error("Sorry, we could not reach the team just now.", handoff);
+      error(t("team_unreachable"), handoff);
     }).then(function () { busy = false; });
   }
 
