@@ -218,6 +218,7 @@ class Conversation(TenantModel):
         WIDGET = "widget"
         WHATSAPP = "whatsapp"
         OPENAI = "openai"
+        PLAYGROUND = "playground"  # the owner trying questions in the dashboard; not in the inbox
 
     class State(models.TextChoices):
         BOT = "bot"

@@ -6,7 +6,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
 
 from assistants.models import Assistant, Conversation, KnowledgeSource, Message
 from assistants.retrieval import Passage, hybrid_search
@@ -27,11 +27,16 @@ def source_list(*, assistant: Assistant) -> QuerySet[KnowledgeSource]:
     return KnowledgeSource.objects.for_business(assistant.business_id).filter(assistant=assistant)
 
 
-def conversation_list(*, business: Business, state: str | None = None,
-                      grounding: str | None = None) -> QuerySet[Conversation]:
+def conversation_list(*, business: Business, state: str | None = None, grounding: str | None = None,
+                      channel: str | None = None) -> QuerySet[Conversation]:
     """The inbox: unordered (the paginator orders it). ``grounding``: only conversations with an
-    answer of that grounding ("none": questions the assistant handed to a person)."""
+    answer of that grounding ("none": questions the assistant handed to a person). The
+    dashboard's playground conversations are left out unless ``channel`` asks for them."""
     queryset = Conversation.objects.for_business(business)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    else:
+        queryset = queryset.exclude(channel=Conversation.Channel.PLAYGROUND)
     if state:
         queryset = queryset.filter(state=state)
     if grounding:
@@ -39,6 +44,16 @@ def conversation_list(*, business: Business, state: str | None = None,
             conversation=OuterRef("pk"), role=Message.Role.ASSISTANT, grounding=grounding)
         queryset = queryset.filter(Exists(answers))
     return queryset
+
+
+def conversation_inbox(*, business: Business, state: str | None = None, channel: str | None = None,
+                       limit: int = 50) -> list[Conversation]:
+    """The dashboard's inbox: newest activity first, each with its last customer message
+    (``last_text``)."""
+    last = (Message.objects.for_business(business).filter(conversation=OuterRef("pk"), role=Message.Role.CUSTOMER)
+            .order_by("-created_at").values("content")[:1])
+    queryset = conversation_list(business=business, state=state, channel=channel).select_related("assistant")
+    return list(queryset.annotate(last_text=Subquery(last)).order_by("-last_message_at", "-created_at")[:limit])
 
 
 def assistant_count(*, business_id) -> int:

@@ -11,6 +11,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from assistants.ingestion.errors import IngestionError
+from assistants.ingestion.extract import detect_kind
+from assistants.ingestion.fetch import check_url_allowed
 from assistants.models import Assistant, KnowledgeSource, SourceFile
 from billing.services import assistant_quota_check, source_quota_check
 from businesses.models import Business
@@ -184,3 +187,30 @@ def sources_sweep() -> int:
             _source_enqueue(source)
         count += 1
     return count
+
+
+def upload_read(upload) -> bytes:
+    """The uploaded bytes, refused now if they are too large, empty or of a type we cannot read."""
+    if upload.size > settings.INGEST_MAX_UPLOAD_BYTES:
+        raise ApplicationError(
+            "file_too_large",
+            f"{upload.name} is {upload.size / 1048576:.1f} MB; the limit is "
+            f"{settings.INGEST_MAX_UPLOAD_BYTES / 1048576:.0f} MB. Split it or compress its images.",
+            status=413)
+    data = upload.read()
+    try:
+        if not data.strip():
+            raise IngestionError("empty_file", f"{upload.name} is empty — choose the file again and re-upload it.")
+        detect_kind(data=data, filename=upload.name, content_type=upload.content_type)
+    except IngestionError as exc:
+        raise ApplicationError(exc.code, exc.message, status=400) from exc
+    return data
+
+
+def source_url_check(url: str) -> None:
+    """Refuse a URL we would refuse to fetch, while the owner is still there to fix it."""
+    try:
+        check_url_allowed(url=url, allow_private=settings.INGEST_ALLOW_PRIVATE_URLS)
+    except IngestionError as exc:
+        if not exc.transient:  # DNS hiccups are left to the worker, which retries
+            raise ApplicationError(exc.code, exc.message, status=400) from exc

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -9,9 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assistants import selectors, services
-from assistants.ingestion.errors import IngestionError
-from assistants.ingestion.extract import detect_kind
-from assistants.ingestion.fetch import check_url_allowed
 from assistants.models import Assistant, KnowledgeSource
 from assistants.serializers import (
     AssistantSerializer,
@@ -109,7 +105,7 @@ class SourceListView(TenantAPIView):
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
             if data["kind"] == "url":
-                _check_url(data["url"])
+                services.source_url_check(data["url"])
             source = services.source_create(
                 assistant=assistant, kind=data["kind"], title=data["title"], text=data.get("text", ""),
                 pairs=[dict(p) for p in data.get("pairs", [])], url=data.get("url", ""), crawl=data["crawl"],
@@ -121,38 +117,11 @@ class SourceListView(TenantAPIView):
         serializer = SourceUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        data = _read_upload(upload)
+        data = services.upload_read(upload)
         return services.source_create(
             assistant=assistant, kind="file", title=serializer.validated_data.get("title") or upload.name[:300],
             file_name=upload.name, content_type=upload.content_type or "", data=data,
         )
-
-
-def _read_upload(upload) -> bytes:
-    """The uploaded bytes, refused now if they are too large, empty or of a type we cannot read."""
-    if upload.size > settings.INGEST_MAX_UPLOAD_BYTES:
-        raise ApplicationError(
-            "file_too_large",
-            f"{upload.name} is {upload.size / 1048576:.1f} MB; the limit is "
-            f"{settings.INGEST_MAX_UPLOAD_BYTES / 1048576:.0f} MB. Split it or compress its images.",
-            status=413)
-    data = upload.read()
-    try:
-        if not data.strip():
-            raise IngestionError("empty_file", f"{upload.name} is empty — choose the file again and re-upload it.")
-        detect_kind(data=data, filename=upload.name, content_type=upload.content_type)
-    except IngestionError as exc:
-        raise ApplicationError(exc.code, exc.message, status=400) from exc
-    return data
-
-
-def _check_url(url: str) -> None:
-    """Refuse a URL we would refuse to fetch, while the owner is still there to fix it."""
-    try:
-        check_url_allowed(url=url, allow_private=settings.INGEST_ALLOW_PRIVATE_URLS)
-    except IngestionError as exc:
-        if not exc.transient:  # DNS hiccups are left to the worker, which retries
-            raise ApplicationError(exc.code, exc.message, status=400) from exc
 
 
 class SourceDetailView(TenantAPIView):
@@ -182,7 +151,7 @@ class SourceResyncView(TenantAPIView):
             if source.kind != KnowledgeSource.Kind.FILE:
                 raise ApplicationError("wrong_kind", "Only file sources take a new file.", status=400)
             upload = serializer.validated_data["file"]
-            source = services.source_resync(source=source, data=_read_upload(upload), file_name=upload.name,
+            source = services.source_resync(source=source, data=services.upload_read(upload), file_name=upload.name,
                                             content_type=upload.content_type or "")
         else:
             serializer = SourceResyncSerializer(data=request.data or {}, context={"source": source})

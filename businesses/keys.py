@@ -41,3 +41,26 @@ def key_generate(kind: str) -> tuple[str, str, str]:
 
 def key_matches(raw_key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(key_hash(raw_key), stored_hash)
+
+
+def _publishable_cipher():
+    from businesses.webhooks.crypto import fernet_for
+
+    return fernet_for(settings.API_KEY_HASH_SECRET or settings.SECRET_KEY, b"frontdesk.api-keys.publishable")
+
+
+def publishable_encrypt(raw_key: str) -> str:
+    return _publishable_cipher().encrypt(raw_key.encode()).decode()
+
+
+def publishable_decrypt(token: str) -> str | None:
+    """The stored publishable key, or None when it was stored before keys were kept or the
+    secret it was encrypted with changed."""
+    from cryptography.fernet import InvalidToken
+
+    if not token:
+        return None
+    try:
+        return _publishable_cipher().decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None

@@ -54,6 +54,44 @@ class Membership(models.Model):
         return f"{self.user} · {self.business} ({self.role})"
 
 
+class AccountSettings(models.Model):
+    """A person's own settings, across the businesses they belong to."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_settings")
+    # The dashboard's language ("en", "zh-hans"); empty: the browser's.
+    language = models.CharField(max_length=16, blank=True, default="")
+    # The business the dashboard opened last (a user may belong to several).
+    last_business = models.ForeignKey(Business, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "account settings"
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+
+class Invitation(TenantModel):
+    """An emailed invitation to join a business with a role: a signed link that expires
+    (businesses/accounts.py). Used once; the owner may revoke it before then."""
+
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "-created_at"], name="invitation_business_created")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role})"
+
+
 class ApiKey(TenantModel):
     """A secret (sk_) or publishable (pk_) key. Only a lookup prefix and a keyed hash are stored."""
 
@@ -67,6 +105,10 @@ class ApiKey(TenantModel):
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Publishable keys only: the key itself, Fernet-encrypted, so the dashboard can show the
+    # widget snippet again (a pk key sits in every page that embeds the widget; a secret key
+    # is never stored, only its hash).
+    key_encrypted = models.TextField(blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from businesses.authentication import key_cache
-from businesses.keys import key_generate
+from businesses.keys import key_generate, publishable_encrypt
 from businesses.models import ApiKey, Business, Membership
 from config.errors import ApplicationError
 
@@ -42,9 +42,11 @@ def api_key_create(*, business: Business, kind: str, name: str = "default", crea
     """Create a key; returns it with the raw key, which is never retrievable again."""
     raw, prefix, hashed = key_generate(kind)
     key = ApiKey.objects.unscoped().create(
-        business=business, kind=kind, name=name, prefix=prefix, key_hash=hashed, created_by=created_by
+        business=business, kind=kind, name=name, prefix=prefix, key_hash=hashed, created_by=created_by,
+        key_encrypted=publishable_encrypt(raw) if kind == ApiKey.Kind.PUBLISHABLE else "",
     )
     return key, raw
+
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:

@@ -13,7 +13,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -117,20 +118,56 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return Response(error_body(code, message, details), status=status_code, headers=headers)
 
 
-# Django-level handlers (URLs outside DRF views, e.g. an unknown path).
-def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+# Django-level handlers (URLs outside DRF views, e.g. an unknown path). The owner's dashboard
+# (/app/) gets the same errors as a readable page.
+PAGE_PREFIX = "/app/"
+
+
+def _page(request: HttpRequest, status: int, message: str, code: str) -> HttpResponse:
+    from django.template import loader  # the dashboard's template, found by name only
+
+    body = loader.render_to_string("dashboard/error.html", {"status": status, "message": message, "code": code},
+                                   request=request)
+    return HttpResponse(body, status=status)
+
+
+def _wants_page(request: HttpRequest) -> bool:
+    return request.path.startswith(PAGE_PREFIX)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
+        if _wants_page(request):
+            return _page(request, 413, _("The upload is too large."), "request_too_large")
         return error_response("request_too_large", "The request body is too large.", status=413)
+    if _wants_page(request):
+        return _page(request, 400, _("The request could not be understood."), "bad_request")
     return error_response("bad_request", "The request could not be understood.", status=400)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_page(request):
+        return _page(request, 403, _("Your role in this business cannot open this page. Ask the owner if you "
+                                     "need it."), "permission_denied")
     return error_response("permission_denied", "You do not have permission to do this.", status=403)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_page(request):
+        return _page(request, 404, _("There is nothing here: the page or the item does not exist, or it "
+                                     "belongs to another business."), "not_found")
     return error_response("not_found", f"No such endpoint: {request.path}", status=404)
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_page(request):
+        return _page(request, 500, _("Something went wrong on our side; it has been logged."), "internal_error")
     return error_response("internal_error", "Something went wrong on our side; it has been logged.", status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form posted without its token (an old tab, cookies blocked)."""
+    if _wants_page(request):
+        return _page(request, 403, _("This form expired or was sent from another site. Go back, reload the "
+                                     "page and try again."), "csrf_failed")
+    return error_response("csrf_failed", "CSRF verification failed.", status=403)

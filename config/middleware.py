@@ -22,7 +22,7 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.core import checks
 from django.core.exceptions import MiddlewareNotUsed
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import clickjacking, common, csrf, locale, security
 
 
 class _SyncViewsOnly:
@@ -38,6 +38,10 @@ class SecurityMiddleware(_SyncViewsOnly, security.SecurityMiddleware):
 
 class SessionMiddleware(_SyncViewsOnly, sessions.SessionMiddleware):
     pass
+
+
+class LocaleMiddleware(_SyncViewsOnly, locale.LocaleMiddleware):
+    """The dashboard's language: the user's setting (a cookie set at sign-in), else the browser's."""
 
 
 class CommonMiddleware(_SyncViewsOnly, common.CommonMiddleware):

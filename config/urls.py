@@ -32,6 +32,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    path("app/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     # Collected static files (Swagger UI, admin): small and few, so Django serves
     # them itself instead of adding a sync-only middleware to every request.

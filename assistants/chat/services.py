@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -556,3 +556,16 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
         yield item
         if isinstance(item, Done | Failed):
             return
+
+
+async def _answer_consume(prepared: Prepared) -> Done | Failed:
+    async for item in answer_events(prepared):
+        if isinstance(item, Done | Failed):
+            return item
+    raise RuntimeError("the answer ended without a result")
+
+
+def answer_run(prepared: Prepared) -> Done | Failed:
+    """Run an answer to its end from sync code (a channel's Celery task, a dashboard page)."""
+    return async_to_sync(_answer_consume)(prepared)
+

@@ -25,15 +25,14 @@ class SecretUnreadable(Exception):
 
 
 @functools.cache
-def _fernet(material: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"frontdesk.webhooks.signing-secret").derive(
-        material.encode()
-    )
+def fernet_for(material: str, info: bytes) -> Fernet:
+    """A Fernet key derived from ``material`` for one purpose (``info``): one secret, many keys."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 
 def _cipher() -> Fernet:
-    return _fernet(settings.WEBHOOKS_ENCRYPTION_KEY or settings.SECRET_KEY)
+    return fernet_for(settings.WEBHOOKS_ENCRYPTION_KEY or settings.SECRET_KEY, b"frontdesk.webhooks.signing-secret")
 
 
 def secret_generate() -> str:

@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "assistants",
     "billing",
     "inference",
+    "dashboard",
+    "django_htmx",
 ]
 
 # Metrics first, so they time the rest. Django's own middleware runs on the sync views only
@@ -36,6 +38,7 @@ MIDDLEWARE = [
     "assistants.channels.cors.WidgetCorsMiddleware",
     "config.middleware.SecurityMiddleware",
     "config.middleware.SessionMiddleware",
+    "config.middleware.LocaleMiddleware",
     "config.middleware.CommonMiddleware",
     "config.middleware.CsrfViewMiddleware",
     "config.middleware.AuthenticationMiddleware",
@@ -61,6 +64,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "dashboard.context.dashboard",
             ],
         },
     },
@@ -107,6 +112,7 @@ LOGGING = {
 
 from config.settings.api import *  # noqa: E402,F403
 from config.settings.billing import *  # noqa: E402,F403
+from config.settings.dashboard import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.frontdesk import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403

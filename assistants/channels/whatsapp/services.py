@@ -23,7 +23,6 @@ import re
 import secrets
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -33,10 +32,9 @@ from assistants.channels.whatsapp import graph
 from assistants.channels.whatsapp.crypto import token_decrypt, token_encrypt
 from assistants.chat.intent import asks_for_person
 from assistants.chat.services import (
-    Done,
     Failed,
-    answer_events,
     answer_prepare,
+    answer_run,
     conversation_set_state,
     handoff_notice,
     message_send,
@@ -323,13 +321,6 @@ def _conversation_for(connection: WhatsAppConnection, inbound: WhatsAppInbound) 
     return conversation
 
 
-async def _answer_consume(prepared) -> Done | Failed:
-    async for item in answer_events(prepared):
-        if isinstance(item, Done | Failed):
-            return item
-    raise RuntimeError("the answer ended without a result")
-
-
 def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, *, final_attempt: bool) -> None:
     conversation = _conversation_for(connection, inbound)
     supported = inbound.type in TEXT_TYPES and inbound.text.strip()
@@ -361,7 +352,7 @@ def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, 
         _handoff(connection, inbound, conversation, reason="quota_exceeded", question=content,
                  preface=UNAVAILABLE_TEXT)
         return
-    outcome = async_to_sync(_answer_consume)(prepared)
+    outcome = answer_run(prepared)
     if isinstance(outcome, Failed):
         if not final_attempt:
             raise TransientChannelError(f"{outcome.error.code}: {outcome.error.message}")

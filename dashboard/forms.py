@@ -1,0 +1,111 @@
+"""The dashboard's forms: labels and the checks a browser form needs; the rules themselves are
+the services' and the API serializers' (the views pass the cleaned values on)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from businesses.accounts import login_blocked, login_failed
+from businesses.api.ratelimit import client_ip
+from businesses.models import Membership
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form with the email as the user name and a rate limit on failures."""
+
+    username = forms.EmailField(label=_("Email"), max_length=150,
+                                widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    throttled = False
+
+    def clean(self):
+        ip = client_ip(self.request) if self.request is not None else "unknown"
+        email = (self.data.get("username") or "").strip().lower()
+        wait = login_blocked(ip=ip, email=email)
+        if wait is not None:
+            self.throttled = True
+            raise ValidationError(_("Too many sign-in attempts. Try again in %(minutes)s minutes."),
+                                  code="throttled", params={"minutes": max(1, round(wait / 60))})
+        self.cleaned_data["username"] = email
+        try:
+            return super().clean()
+        except ValidationError:
+            login_failed(ip=ip, email=email)
+            raise
+
+
+class SignupForm(forms.Form):
+    business_name = forms.CharField(label=_("Business name"), max_length=200,
+                                    widget=forms.TextInput(attrs={"autofocus": True}))
+    email = forms.EmailField(label=_("Email"), max_length=150, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(label=_("Password"), max_length=128, strip=False,
+                               help_text=_("At least 10 characters, not a common password."),
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
+class InvitationAcceptForm(forms.Form):
+    password = forms.CharField(label=_("Choose a password"), max_length=128, strip=False, required=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=[("", _("The browser's")), *settings.LANGUAGES],
+                                 required=False)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.STAFF)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+
+DAY_LABELS = {"mon": _("Monday"), "tue": _("Tuesday"), "wed": _("Wednesday"), "thu": _("Thursday"),
+              "fri": _("Friday"), "sat": _("Saturday"), "sun": _("Sunday")}
+
+
+class AssistantForm(forms.Form):
+    """The assistant's settings page. Hours and exceptions are typed as text (dashboard/hours.py)."""
+
+    name = forms.CharField(label=_("Assistant's name"), max_length=100)
+    persona = forms.CharField(label=_("Persona"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=_("Who the assistant is, in a few sentences."))
+    instructions = forms.CharField(label=_("Instructions"), required=False,
+                                   widget=forms.Textarea(attrs={"rows": 4}),
+                                   help_text=_("Rules it must follow, e.g. “Never promise a table; give the "
+                                               "booking number.”"))
+    greeting = forms.CharField(label=_("Greeting"), max_length=500, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=[("en", "English"), ("zh", "中文")])
+    handoff_message = forms.CharField(label=_("Handoff message"), max_length=500, required=False,
+                                      help_text=_("What a customer reads when a person takes over."))
+    handoff_email = forms.EmailField(label=_("Handoff email"), required=False,
+                                     help_text=_("Where customers' requests for a person are sent."))
+    handoff_phone = forms.CharField(label=_("Handoff phone"), max_length=32, required=False)
+    widget_color = forms.CharField(label=_("Widget colour"), max_length=7,
+                                   widget=forms.TextInput(attrs={"type": "color"}))
+    widget_position = forms.ChoiceField(label=_("Widget position"),
+                                        choices=[("right", _("Bottom right")), ("left", _("Bottom left"))])
+    widget_launcher_text = forms.CharField(label=_("Launcher text"), max_length=40, required=False,
+                                           help_text=_("Empty: a round chat button."))
+    allowed_origins = forms.CharField(label=_("Sites allowed to embed the widget"), required=False,
+                                      widget=forms.Textarea(attrs={"rows": 2}),
+                                      help_text=_("One per line, like https://example.com. Empty: any site."))
+    hours_exceptions = forms.CharField(label=_("Holidays and special hours"), required=False,
+                                       widget=forms.Textarea(attrs={"rows": 3}),
+                                       help_text=_("One per line: “2026-12-25 closed Christmas” or "
+                                                   "“2026-12-31 12:00-16:00 New Year's Eve”."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for day, label in DAY_LABELS.items():
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=label, required=False, max_length=200,
+                widget=forms.TextInput(attrs={"placeholder": _("closed")}))
+
+    def day_fields(self):
+        return [self[f"hours_{day}"] for day in DAY_LABELS]

@@ -1,0 +1,51 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dashboard.views import accounts, assistant, business, inbox, knowledge
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    path("signup/", accounts.signup, name="signup"),
+    path("login/", accounts.SignInView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", accounts.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", accounts.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("password-reset/done/", accounts.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("invitations/<str:token>/", accounts.invitation, name="invitation"),
+    path("switch/", accounts.business_switch, name="switch"),
+    path("account/", accounts.account, name="account"),
+    path("start/", knowledge.onboarding, name="onboarding"),
+    path("start/progress/", knowledge.onboarding_progress, name="onboarding_progress"),
+    path("assistant/", assistant.assistant_settings, name="assistant"),
+    path("assistant/preview/", assistant.widget_preview, name="widget_preview"),
+    path("playground/", assistant.playground, name="playground"),
+    path("knowledge/", knowledge.knowledge, name="knowledge"),
+    path("knowledge/sources/", knowledge.sources_fragment, name="sources_fragment"),
+    path("knowledge/sources/<uuid:pk>/resync/", knowledge.source_resync, name="source_resync"),
+    path("knowledge/sources/<uuid:pk>/delete/", knowledge.source_delete, name="source_delete"),
+    path("menu/", knowledge.catalog, name="catalog"),
+    path("menu/<uuid:pk>/", knowledge.catalog_item, name="catalog_item"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/<uuid:pk>/", inbox.conversation, name="conversation"),
+    path("inbox/<uuid:pk>/faq/<uuid:message_pk>/", inbox.reply_to_faq, name="reply_to_faq"),
+    path("inbox/<uuid:pk>/<str:action>/", inbox.conversation_action, name="conversation_action"),
+    path("channels/", business.channels, name="channels"),
+    path("channels/widget-key/", business.widget_key_create, name="widget_key_create"),
+    path("channels/whatsapp/<uuid:pk>/delete/", business.whatsapp_delete, name="whatsapp_delete"),
+    path("keys/", business.keys, name="keys"),
+    path("keys/<uuid:pk>/revoke/", business.key_revoke, name="key_revoke"),
+    path("webhooks/", business.webhooks, name="webhooks"),
+    path("webhooks/<uuid:pk>/", business.webhook_detail, name="webhook"),
+    path("webhooks/<uuid:pk>/delete/", business.webhook_delete, name="webhook_delete"),
+    path("billing/", business.billing, name="billing"),
+    path("billing/checkout/", business.billing_checkout, name="billing_checkout"),
+    path("billing/portal/", business.billing_portal, name="billing_portal"),
+    path("members/", business.members, name="members"),
+    path("members/<int:pk>/role/", business.member_role, name="member_role"),
+    path("members/<int:pk>/remove/", business.member_remove, name="member_remove"),
+    path("members/invitations/<uuid:pk>/revoke/", business.invitation_revoke, name="invitation_revoke"),
+]
