@@ -9,8 +9,10 @@ class AssistantsConfig(AppConfig):
         # imports no channel), and billing counts what a plan limits with our selectors
         # (billing imports no assistants).
         from assistants import selectors
-        from assistants.channels.whatsapp import receivers
+        from assistants.channels.email import receivers as email_receivers
+        from assistants.channels.whatsapp import receivers as whatsapp_receivers
         from billing.holdings import holdings_counters_register
 
-        receivers.connect()
+        whatsapp_receivers.connect()
+        email_receivers.connect()
         holdings_counters_register(assistants=selectors.assistant_count, knowledge=selectors.knowledge_usage)

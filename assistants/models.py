@@ -402,3 +402,27 @@ class WhatsAppOutbound(TenantModel):
             models.UniqueConstraint(fields=["inbound", "purpose"], condition=models.Q(inbound__isnull=False),
                                     name="wa_outbound_once_per_inbound"),
         ]
+
+
+class HandoffEmail(TenantModel):
+    """One handoff notification that reached the outgoing mail server, per recipient.
+
+    A row per (conversation, handoff, address), written right after the server accepted the
+    mail: a retried or redelivered task skips whoever has a row (a worker that dies between the
+    server's 250 and the row resends that one mail: at least once, never silently lost). A table
+    rather than a key in ``Conversation.metadata``: other code rewrites metadata whole from the
+    object it holds (the handoff reason), which could drop the record."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # The moment the conversation went to handoff (its ``updated_at`` in that UPDATE): it tells a
+    # later handoff of the same conversation, which notifies again, from a retry of this one.
+    handoff_at = models.DateTimeField()
+    recipient = models.EmailField(help_text="Lower-cased: addresses are compared without case.")
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "handoff_at", "recipient"],
+                                    name="handoff_email_once_per_recipient"),
+        ]

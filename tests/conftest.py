@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -240,6 +244,84 @@ def live_api(transactional_db) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --------------------------------------------------------------------------- a real SMTP server
+
+
+class SmtpServer:
+    """aiosmtpd on loopback, keeping every mail it accepts: ``messages`` are parsed
+    ``email.message.EmailMessage`` objects with the SMTP envelope as ``envelope_from`` and
+    ``envelope_to`` (the addresses given in RCPT, whatever the headers say)."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.messages: list[EmailMessage] = []
+        # A test's refusal: called with each RCPT address, a reply such as "421 4.3.2 Going down"
+        # refuses it, None accepts it.
+        self.rcpt_reply: Callable[[str], str | None] | None = None
+        self._received = threading.Condition()
+
+    # aiosmtpd calls the handle_<VERB> hooks of its handler (this object).
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_reply(address) if self.rcpt_reply else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        message.envelope_from = envelope.mail_from
+        message.envelope_to = list(envelope.rcpt_tos)
+        with self._received:
+            self.messages.append(message)
+            self._received.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[EmailMessage]:
+        """At least ``count`` messages, waiting up to ``timeout`` seconds for mail sent from
+        another thread or process; fails the test if they do not come."""
+        with self._received:
+            if not self._received.wait_for(lambda: len(self.messages) >= count, timeout):
+                raise AssertionError(f"the SMTP server received {len(self.messages)} messages in {timeout} s, "
+                                     f"expected {count}")
+            return list(self.messages)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The messages whose envelope names ``address`` (compared without case)."""
+        return [m for m in self.messages if address.lower() in (a.lower() for a in m.envelope_to)]
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:
+    """A real SMTP server on a free loopback port, with Django's SMTP backend pointed at it
+    (in this process: a worker process would need the same EMAIL_* variables)."""
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer()
+    for attempt in range(3):  # the free port can be taken between finding it and binding it
+        server.port = free_port()
+        controller = Controller(server, hostname=server.host, port=server.port, server_hostname="smtp.test")
+        try:
+            controller.start()
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = server.host
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield server
+    finally:
+        controller.stop()
 
 
 # --------------------------------------------------------------------------- genuine vLLM

@@ -1,1 +1,1 @@
-"""Customer channels: the web widget and WhatsApp."""
+"""Channels: the web widget and WhatsApp for customers, email for the business's people."""

@@ -114,6 +114,7 @@ from config.settings.api import *  # noqa: E402,F403
 from config.settings.billing import *  # noqa: E402,F403
 from config.settings.dashboard import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
+from config.settings.email import *  # noqa: E402,F403
 from config.settings.frontdesk import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403
 from config.settings.webhooks import *  # noqa: E402,F403

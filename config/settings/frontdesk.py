@@ -17,6 +17,9 @@ EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="")
 EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="")
 EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="")
 
+# Where people reach this deployment: the base of links in emails (the dashboard's inbox).
+FRONTDESK_PUBLIC_URL = env.str("FRONTDESK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # Where derived artefacts (exported model files) are cached; ignored by git.
 CACHE_DIR = Path(env.str("FRONTDESK_CACHE_DIR", default=str(BASE_DIR / ".cache")))
 

@@ -1,0 +1,1 @@
+"""Email: the business's people hear of handoffs (docs/chat.md "Owner in the loop")."""
