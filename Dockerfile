@@ -18,6 +18,8 @@ COPY requirements.txt .
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 
 COPY . .
+# The dashboard's and the widget's Chinese texts: .po compiled to .mo (Babel, no GNU gettext).
+RUN python -m config.compilemessages
 # collectstatic needs settings to load; these placeholders never reach runtime.
 RUN SECRET_KEY=collectstatic-only-placeholder-that-is-long-enough-0123456789abcdef \
     DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=localhost \

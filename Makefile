@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: demo test lint bench-api install install-dev redis vllm-venv browser
+.PHONY: demo test lint bench-api install install-dev redis vllm-venv browser messages
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-demo: install
+# The translations: every locale/*/LC_MESSAGES/*.po to its .mo, with Babel (config/compilemessages.py);
+# fails on a .po syntax error or a translation whose placeholders differ from its msgid's.
+messages: install
+	$(PY) -m config.compilemessages
+
+demo: install messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_seed --base-url http://$(HOST):$(PORT)
@@ -60,7 +65,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-test: install-dev redis lint vllm-venv browser
+test: install-dev redis lint vllm-venv browser messages
 	$(PY) -m pytest
 
 bench-api: install-dev

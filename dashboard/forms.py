@@ -20,6 +20,10 @@ class SignInForm(AuthenticationForm):
     username = forms.EmailField(label=_("Email"), max_length=150,
                                 widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
     throttled = False
+    error_messages = {
+        "invalid_login": _("That email and password do not match an account. The password is case-sensitive."),
+        "inactive": _("This account is inactive."),
+    }
 
     def clean(self):
         ip = client_ip(self.request) if self.request is not None else "unknown"

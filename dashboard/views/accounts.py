@@ -58,7 +58,7 @@ class SignInView(auth_views.LoginView):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("dashboard:home")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
         wait = hit(scope="signup-ip", identity=client_ip(request), rate=settings.RATELIMIT_SIGNUP_PER_IP)
@@ -113,7 +113,7 @@ def invitation(request, token: str):
         pending = invitation_from_token(token)
     except ApplicationError as exc:
         return error_page(request, exc)
-    form = InvitationAcceptForm(request.POST or None)
+    form = InvitationAcceptForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -149,7 +149,7 @@ def business_switch(request):
 
 @member_page()
 def account(request):
-    form = LanguageForm(request.POST or None,
+    form = LanguageForm(request.POST if request.method == "POST" else None,
                         initial={"language": account_settings_for(user=request.user).language})
     if request.method == "POST" and form.is_valid():
         language = form.cleaned_data["language"]

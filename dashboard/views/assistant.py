@@ -64,7 +64,7 @@ def _changes(form: AssistantForm) -> dict:
 @member_page(Capability.ASSISTANT)
 def assistant_settings(request):
     assistant, business = request.assistant, request.business
-    form = AssistantForm(request.POST or None, initial=_initial(assistant, business))
+    form = AssistantForm(request.POST if request.method == "POST" else None, initial=_initial(assistant, business))
     if request.method == "POST" and form.is_valid():
         data = _changes(form)
         serializer = AssistantSerializer(assistant, data=data, partial=True)

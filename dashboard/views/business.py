@@ -183,7 +183,7 @@ def billing_portal(request):
 
 @member_page(Capability.MEMBERS)
 def members(request):
-    form = InviteForm(request.POST or None)
+    form = InviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             accounts.invitation_create(business=request.business, email=form.cleaned_data["email"],
