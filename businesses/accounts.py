@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from limits import parse, storage, strategies
 
 from businesses.models import AccountSettings, Business, Invitation, Membership
+from businesses.roles import role_label
 from config.errors import ApplicationError
 
 User = get_user_model()
@@ -119,7 +120,7 @@ def invitation_create(*, business: Business, email: str, role: str, invited_by, 
         subject=_("You are invited to %(business)s on Frontdesk") % {"business": business.name},
         message=_("%(inviter)s invited you to join %(business)s on Frontdesk as %(role)s.\n\n"
                   "Accept the invitation (the link works once, for %(days)s days):\n%(url)s\n")
-        % {"inviter": inviter, "business": business.name, "role": role, "days": days, "url": url},
+        % {"inviter": inviter, "business": business.name, "role": role_label(role), "days": days, "url": url},
         from_email=None, recipient_list=[email],
     )
     return InvitationSent(invitation, url)

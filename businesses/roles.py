@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import pgettext_lazy
+
 from businesses.models import Membership
 
 
@@ -48,3 +50,14 @@ def role_can(role: str, capability: Capability | str) -> bool:
 
 def role_capabilities(role: str) -> frozenset[Capability]:
     return ROLE_CAPABILITIES.get(role, frozenset())
+
+
+ROLE_LABELS = {
+    Role.OWNER: pgettext_lazy("role", "Owner"),
+    Role.ADMIN: pgettext_lazy("role", "Admin"),
+    Role.STAFF: pgettext_lazy("role", "Staff"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))

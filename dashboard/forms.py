@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from businesses.accounts import login_blocked, login_failed
 from businesses.api.ratelimit import client_ip
 from businesses.models import Membership
+from businesses.roles import ROLE_LABELS
 
 
 class SignInForm(AuthenticationForm):
@@ -62,11 +63,11 @@ class LanguageForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=150)
-    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.STAFF)
+    role = forms.ChoiceField(label=_("Role"), choices=list(ROLE_LABELS.items()), initial=Membership.Role.STAFF)
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=list(ROLE_LABELS.items()))
 
 
 DAY_LABELS = {"mon": _("Monday"), "tue": _("Tuesday"), "wed": _("Wednesday"), "thu": _("Thursday"),

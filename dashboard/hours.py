@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CLOSED_WORDS = ("closed", "休息", "关门", "不营业", "休业")
 RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–—~至到]\s*(\d{1,2}:\d{2})\s*$")
 
 
@@ -42,9 +43,10 @@ def exceptions_from_text(text: str) -> list[dict]:
             continue
         date, _space, rest = line.strip().partition(" ")
         rest = rest.strip()
-        if rest.lower().startswith("closed"):
+        closed = next((word for word in CLOSED_WORDS if rest.lower().startswith(word)), None)
+        if closed:
             entry: dict = {"date": date, "closed": True}
-            note = rest[len("closed"):].strip()
+            note = rest[len(closed):].strip()
         else:
             times, _space, note = rest.partition(" ")
             hours = []

@@ -198,7 +198,7 @@ def members(request):
                        .filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by("-created_at"))
     return render(request, "dashboard/members.html", {
         "form": form, "members": list(membership_list(business=request.business)), "invitations": invitations,
-        "roles": Membership.Role.choices}, status=400 if form.errors else 200)
+        "roles": Membership.Role.values}, status=400 if form.errors else 200)
 
 
 @require_POST

@@ -40,7 +40,7 @@ def _conversations(request) -> list[Conversation]:
 def inbox(request):
     state, channel = _filters(request)
     context = {"conversations": _conversations(request), "state": state, "channel": channel,
-               "states": Conversation.State.choices, "channels": CHANNELS,
+               "states": Conversation.State.values, "channels": CHANNELS,
                "waiting": conversation_list(business=request.business,
                                             state=Conversation.State.HANDOFF).count()}
     template = "dashboard/_inbox_list.html" if is_htmx(request) else "dashboard/inbox.html"

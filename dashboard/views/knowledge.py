@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -152,7 +153,8 @@ def catalog_item(request, pk):
 # --------------------------------------------------------------------------- onboarding
 
 
-SUGGESTED = {"catalog": _("How much is the %(item)s?"), "default": _("What are your opening hours?")}
+SUGGESTED = {"catalog": gettext_lazy("How much is the %(item)s?"),
+             "default": gettext_lazy("What are your opening hours?")}
 
 
 @member_page(Capability.KNOWLEDGE)

@@ -191,3 +191,58 @@ def test_the_last_owner_cannot_be_demoted_or_removed(tenant):
     client.post(f"/app/members/{own.pk}/remove/")
     own.refresh_from_db()
     assert own.role == "owner"
+
+
+# --------------------------------------------------------------------------- through a real SMTP server
+
+
+def test_password_reset_by_email_through_smtp(tenant, smtp_server):
+    client = Client()
+    response = client.post("/app/password-reset/", {"email": tenant.user.email})
+    assert response.status_code == 302 and response["Location"] == "/app/password-reset/sent/"
+    (message,) = smtp_server.wait_for(1)
+    assert message.envelope_to == [tenant.user.email]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"http://testserver(/app/password-reset/[^/\s]+/[^/\s]+/)", body).group(1)
+    form = client.get(link, follow=True)
+    assert b"Choose a new password" in form.content
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "a brand new passphrase 7",
+                                                    "new_password2": "a brand new passphrase 7"})
+    assert done.status_code == 302 and done["Location"] == "/app/password-reset/done/"
+    assert Client().post("/app/login/", {"username": tenant.user.email,
+                                         "password": "a brand new passphrase 7"}).status_code == 302
+    # The link works once.
+    assert b"This link does not work" in Client().get(link, follow=True).content
+
+
+def test_password_reset_for_an_unknown_email_sends_nothing_and_says_the_same(smtp_server):
+    response = Client().post("/app/password-reset/", {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    assert smtp_server.messages == []
+
+
+def test_invitation_email_through_smtp_in_the_inviters_language(tenant, smtp_server):
+    response = signed_in(tenant.user).post("/app/members/", {"email": "cook@example.com", "role": "staff"},
+                                           HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 302
+    (message,) = smtp_server.wait_for(1)
+    assert message.envelope_to == ["cook@example.com"]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "/app/invitations/" in body and "员工" in body
+
+
+def test_make_demo_prints_the_dashboard_and_a_login_that_works(settings, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    settings.CACHE_DIR = tmp_path
+    out = io.StringIO()
+    call_command("demo_seed", base_url="http://127.0.0.1:8000", stdout=out)
+    call_command("demo_seed", base_url="http://127.0.0.1:8000", stdout=out)  # idempotent: same login
+    line = next(line for line in out.getvalue().splitlines() if "dashboard" in line)
+    email, password = re.search(r"sign in as (\S+), password '([^']+)'", line).groups()
+    assert "http://127.0.0.1:8000/app/" in line
+    client = Client()
+    assert client.post("/app/login/", {"username": email, "password": password}).status_code == 302
+    assert b"Golden Dragon" in client.get("/app/inbox/").content

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +18,9 @@ from config.tasks import inline_tasks_wait
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_EMAIL = "owner@golden-dragon.example"
+# The demo owner's dashboard password, printed by `make demo` and set again by every run. A
+# demo on the embedded defaults only: a real business signs up with its own.
+DEMO_PASSWORD = "golden dragon demo 88"  # noqa: S105 - printed on purpose, demo only
 DEMO_FAQ = [
     {"question": "Can I bring my dog?", "answer": "Dogs are welcome on our terrace, but not inside the dining room."},
     {"question": "Do you deliver?", "answer": "We deliver within 5 km on Friday and Saturday evenings; order by "
@@ -86,8 +89,7 @@ class Command(BaseCommand):
     def _seed(self):
         business = Business.objects.filter(slug=DEMO_SLUG).first()
         if business is None:
-            # The demo owner never logs in with a password; a random one keeps the account closed.
-            result = business_signup(email=DEMO_EMAIL, password=secrets.token_urlsafe(24),
+            result = business_signup(email=DEMO_EMAIL, password=DEMO_PASSWORD,
                                      business_name="Golden Dragon", timezone_name="Europe/Amsterdam", locale="en")
             business = result.business
             business.slug = DEMO_SLUG
@@ -95,6 +97,9 @@ class Command(BaseCommand):
             business.save(update_fields=["slug", "handoff_phone"])
             # The sign-up keys are not printed anywhere: retire them, demo keys follow.
             ApiKey.objects.for_business(business).update(revoked_at=timezone.now())
+        owner = get_user_model().objects.get(email=DEMO_EMAIL)
+        owner.set_password(DEMO_PASSWORD)
+        owner.save(update_fields=["password"])
         assistant = Assistant.objects.for_business(business).order_by("created_at").first()
         assistant_update(assistant=assistant, data=DEMO_ASSISTANT)
         queued = not KnowledgeSource.objects.for_business(business).exists()
@@ -118,6 +123,8 @@ class Command(BaseCommand):
     def _print(self, business, assistant, secret, publishable, base_url):
         self.stdout.write(self.style.SUCCESS(f"\nDemo business: {business.name} (assistant {assistant.name}, "
                                              f"id {assistant.pk})"))
+        self.stdout.write(f"  dashboard        {base_url}/app/  (sign in as {DEMO_EMAIL}, password "
+                          f"'{DEMO_PASSWORD}')")
         self.stdout.write(f"  secret key       {secret}")
         self.stdout.write(f"  publishable key  {publishable}")
         self.stdout.write(f"  widget demo      {base_url}/demo/  (the chat widget on Golden Dragon's website)")
