@@ -57,6 +57,11 @@ LENIENT_SIMILARITY = 0.6
 REQUIRED = frozenset({"sell", "deliver", "repair", "rent", "buy", "accept", "treat", "book", "ship", "install",
                       "cater", "host", "clean", "fix", "hire", "lease", "trade", "送", "卖", "修", "租"})
 RANK_PRIOR = 0.02
+# A question about an amount, and a sentence that states one: a number (digits, Chinese
+# numerals), a currency, or "free".
+_ASKS_AMOUNT = re.compile(r"\bhow\s+much\b|多少钱|多少錢|几块|幾塊", re.IGNORECASE)
+_AMOUNT = re.compile(r"\d|[零一二三四五六七八九十百千万两兩]|[€$£¥元]|\b(?:free|eur|euros?|dollars?|pounds?|usd|gbp|"
+                     r"cents?)\b|免费|免費", re.IGNORECASE)
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -269,8 +274,13 @@ class ExtractiveChatBackend:
         """The sentences that answer ``request.question`` and the passages they come from;
         ([], []) when none does (see the module docstring)."""
         # A number in the question ("a table for 10") is a detail of it, not what it is about.
-        clauses = [{t for t in terms(clause) if not t.isdigit()} for clause in _clauses(request.question)]
-        clauses = [c for c in clauses if c]
+        texts = [clause for clause in _clauses(request.question)
+                 if {t for t in terms(clause) if not t.isdigit()}]
+        clauses = [{t for t in terms(clause) if not t.isdigit()} for clause in texts]
+        # "How much is a filling?" is answered by a sentence that states an amount, not by one
+        # that happens to share its words ("fill in the health form" under "Treatments and prices").
+        amounts = [bool(_ASKS_AMOUNT.search(text)) or "price" in clause or "价格" in clause
+                   for text, clause in zip(texts, clauses, strict=True)]
         question_terms = set().union(*clauses) if clauses else set()
         if not question_terms or not request.passages:
             return [], []
@@ -303,9 +313,11 @@ class ExtractiveChatBackend:
             # Chinese term inside the sentence's text counts.
             known |= {t for t in cjk_terms if t in s.text or t in s.context_text}
             s.coverage = 0.0
-            for clause in clauses:
+            for clause, amount in zip(clauses, amounts, strict=True):
                 if any(t in REQUIRED and t not in known for t in clause):
                     continue  # "do you deliver X?" needs a sentence that delivers
+                if amount and not _AMOUNT.search(s.text):
+                    continue  # a price question needs a sentence with a number
                 s.coverage = max(s.coverage, sum(weight[t] for t in clause & known) / sum(weight[t] for t in clause))
         candidates = [s for s in sentences
                       if s.quotable and not s.is_question and not s.is_heading and s.coverage >= MIN_COVERAGE]

@@ -97,15 +97,18 @@ class HandoffView(_StateView):
     @extend_schema(request=None, responses=ConversationSerializer,
                    summary="Hand the conversation to a person (sk; or pk with its X-Customer-Token)")
     def post(self, request, pk):
+        # Why, for the inbox and the handoff email: the business took over, or the customer asked.
         if request.auth.is_secret:
-            return super().post(request, pk)
+            conversation = self.get_scoped(Conversation, pk, what="conversation")
+            conversation = services.conversation_handoff(conversation=conversation, reason="staff_takeover")
+            return Response(ConversationSerializer(conversation).data)
         token = request.headers.get(CUSTOMER_TOKEN_HEADER)
         if not token:  # decided from the headers alone: says nothing about the conversation
             raise ApplicationError("permission_denied", "A publishable key can ask for a person only on its own "
                                    f"conversation: send its {CUSTOMER_TOKEN_HEADER}.", status=403)
         conversation = services.conversation_for_caller(business=self.business, conversation_id=pk,
                                                         key=request.auth, customer_token=token)
-        conversation = services.conversation_set_state(conversation=conversation, state=self.target)
+        conversation = services.conversation_handoff(conversation=conversation, reason="customer_request")
         return Response(ConversationSerializer(conversation).data)
 
 

@@ -37,6 +37,7 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "assistants.models.KnowledgeSource.Kind",
         "SourceJsonKindEnum": ["text", "faq", "url"],
         "SourceUploadKindEnum": ["file"],
+        "WidgetPositionEnum": "assistants.models.Assistant.WidgetPosition",
     },
 }
 

@@ -258,3 +258,16 @@ def test_home_sends_each_role_to_its_first_page(tenant):
     add_source(tenant, kind="text", title="About", text="We open at noon every day.")
     assert signed_in(tenant.user).get("/app/")["Location"] == "/app/playground/"
     assert signed_in(member(tenant, "staff")).get("/app/")["Location"] == "/app/inbox/"
+
+
+def test_the_inbox_says_why_a_conversation_waits(tenant, owner):
+    """The widget's button (pk) is the customer asking; a secret-key handoff is the business taking over."""
+    key = ApiKey.objects.for_business(tenant.business).get(kind="publishable")
+    conversation, token = chat.conversation_start(assistant=tenant.assistant, key=key)
+    api = tenant.client(tenant.publishable_key)
+    assert api.post(f"/api/v1/conversations/{conversation.pk}/handoff",
+                    HTTP_X_CUSTOMER_TOKEN=token).status_code == 200
+    assert "the customer asked for a person" in owner.get(f"/app/inbox/{conversation.pk}/").content.decode()
+    tenant.client().post(f"/api/v1/conversations/{conversation.pk}/release")
+    assert tenant.client().post(f"/api/v1/conversations/{conversation.pk}/handoff").status_code == 200
+    assert "taken over by staff" in owner.get(f"/app/inbox/{conversation.pk}/").content.decode()

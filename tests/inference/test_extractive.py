@@ -196,3 +196,18 @@ def test_a_compound_question_is_answered_part_by_part() -> None:
     _, result = _ask("Is there parking, and can I bring my dog?", [PARKING, FAQ, MENU])
     assert result.text == "Free parking is available behind the building. Dogs are welcome on the terrace."
     assert result.cited == [PARKING, FAQ]
+
+
+def test_a_price_question_is_answered_only_by_a_sentence_with_an_amount() -> None:
+    """"How much is a filling?" shares words with "fill in the health form" under a heading about
+    prices; a sentence without an amount does not answer it."""
+    clinic = PassageRef(chunk_id="c-clinic", source_id="s-clinic", source_title="Treatments and prices",
+                        text="# Treatments and prices\nNew patients are welcome. Please bring your ID card and "
+                             "arrive ten minutes early to fill in the health form.")
+    deltas, result = _ask("How much does a filling cost?", [clinic], fallback_text="I'll ask the team.")
+    assert "".join(deltas) == "I'll ask the team." and result.abstained
+    deltas, _result = _ask("How much is the Garden pizza?", [MENU])
+    assert "12 EUR" in "".join(deltas)
+    priced_zh = PassageRef(chunk_id="z-p", source_id="z-s-p", source_title="价格", text="花园披萨的价格是十二欧元。")
+    deltas, _result = _ask("花园披萨多少钱？", [priced_zh])
+    assert "十二欧元" in "".join(deltas)
