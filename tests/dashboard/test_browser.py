@@ -120,7 +120,7 @@ def test_onboarding_from_sign_up_to_the_first_answer_and_the_snippet(live_api, p
         expect(page).to_have_url(f"{live_api.url}/app/start/")
         progress = page.locator("#onboarding-progress")
         expect(progress.locator("progress")).to_have_count(1)
-        expect(progress.locator(".badge")).to_have_text("Pending")
+        expect(progress.locator(".badge")).to_have_text("Waiting")
         expect(page.get_by_role("link", name=re.compile("^Ask "))).to_have_count(0)
         _mark(page)
 
@@ -148,7 +148,7 @@ def test_onboarding_from_sign_up_to_the_first_answer_and_the_snippet(live_api, p
         expect(page.locator("#grounding")).to_have_text("the menu")
         expect(page.get_by_role("region", name="Answer")).to_contain_text("menu.csv")
         page.goto(f"{live_api.url}/app/start/")
-        snippet = page.get_by_label("Paste this before </body> on every page of your website")
+        snippet = page.get_by_label("Paste this into every page of your website, just before its closing body tag")
         expect(snippet).to_have_value(re.compile(r'<script src="http://127\.0\.0\.1:\d+/widget\.js" data-key="pk_'))
         expect(snippet).to_have_value(re.compile(f'data-assistant="{assistant.pk}"'))
 
@@ -188,11 +188,11 @@ def test_inbox_shows_a_waiting_customer_live_and_the_reply_reaches_the_widget(li
         expect(page.locator("#waiting")).to_have_text("1 customer waiting for a person")
         row = page.locator("#inbox-list a.row", has_text="Can I talk to a person?")
         expect(row).to_be_visible()
-        expect(row.locator(".badge")).to_have_text("Handoff")
+        expect(row.locator(".badge")).to_have_text("Waiting for a person")
         assert _not_reloaded(page)
         row.click()
         expect(page).to_have_url(re.compile(r"/app/inbox/[0-9a-f-]{36}/$"))
-        expect(page.locator("#state")).to_have_text("Handoff")
+        expect(page.locator("#state")).to_have_text("Waiting for a person")
         expect(page.locator("#messages .msg.customer")).to_contain_text("Can I talk to a person?")
         # One line of text under its "Customer · 12:00": the template's indentation is not shown.
         height = page.locator("#messages .msg.customer").evaluate("el => el.getBoundingClientRect().height")
@@ -215,7 +215,7 @@ def test_inbox_shows_a_waiting_customer_live_and_the_reply_reaches_the_widget(li
     def owner_gives_back_then_closes(page):
         page.get_by_role("button", name="Give back to the assistant").click()
         expect(page.get_by_role("status")).to_contain_text("The assistant answers this customer again.")
-        expect(page.locator("#state")).to_have_text("Bot")
+        expect(page.locator("#state")).to_have_text("Assistant")
         page.get_by_role("button", name="Close", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("Conversation closed.")
         expect(page.locator("#state")).to_have_text("Closed")
@@ -507,7 +507,7 @@ def test_screenshots_of_every_page(live_api, pages):
     def owner_pages(page):
         _sign_in(page, live_api.url, email)
         page.goto(f"{live_api.url}/app/start/")
-        expect(page.get_by_label("Paste this before </body> on every page of your website")).to_be_visible()
+        expect(page.get_by_label(re.compile("^Paste this into every page"))).to_be_visible()
         shoot(page, "onboarding")
         page.goto(f"{live_api.url}/app/playground/?q=Do the dan dan noodles contain peanuts?")
         page.get_by_role("button", name="Ask", exact=True).click()
@@ -530,7 +530,7 @@ def test_screenshots_of_every_page(live_api, pages):
         expect(page.locator("#inbox-list a.row")).to_have_count(3)
         shoot(page, "inbox")
         page.goto(f"{live_api.url}/app/inbox/{waiting}/")
-        expect(page.locator("#state")).to_have_text("Handoff")
+        expect(page.locator("#state")).to_have_text("Waiting for a person")
         shoot(page, "conversation")
         for slug, path in (("channels", "channels"), ("keys", "keys"), ("webhooks", "webhooks"),
                            ("billing", "billing"), ("members", "members"), ("account", "account")):
