@@ -39,6 +39,13 @@ STAFF_REPLY = "Hello, this is Li Wei. Yes, we can seat 12 people on Saturday at 
 User = get_user_model()
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_worker(shared_worker) -> None:
+    """These tests ingest what the pages queue themselves, at the step they choose (a worker
+    left running by another module would read the menu before the page shows it waiting)."""
+    shared_worker.stop()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserThread]:
     yield from browser_thread()
