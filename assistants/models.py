@@ -281,6 +281,16 @@ class Message(TenantModel):
     # NULL, not "": the unique constraint applies only to messages sent with a key.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
 
+    class Rating(models.TextChoices):
+        UP = "up"  # helpful
+        DOWN = "down"  # not helpful
+
+    # Feedback on an assistant answer (assistants/chat/feedback.py): one per answer, replaced by
+    # a later one; blank and NULL when unrated.
+    rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)
+    rating_comment = models.CharField(max_length=1000, blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+
     objects = TenantManager()
 
     class Meta:

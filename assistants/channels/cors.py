@@ -1,5 +1,5 @@
 """CORS for the web widget: a page on a customer's website calls the widget-facing endpoints
-(config, start a conversation, messages, handoff) from the browser.
+(config, start a conversation, messages, handoff, feedback on an answer) from the browser.
 
 Only those paths get CORS, and only for the origins on the assistant's ``allowed_origins``
 (empty: any origin). A preflight from any other origin is a 403 without CORS headers, and so
@@ -24,13 +24,14 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-from assistants.models import Assistant, Conversation
+from assistants.models import Assistant, Conversation, Message
 from config.errors import error_response
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # Django's <uuid:> converter
 WIDGET_PATHS = re.compile(
     rf"^/api/v1/(?:assistants/(?P<assistant_id>{_UUID})/(?:widget|conversations)"
-    rf"|conversations/(?P<conversation_id>{_UUID})/(?:messages|handoff))$"
+    rf"|conversations/(?P<conversation_id>{_UUID})/(?:messages|handoff)"
+    rf"|messages/(?P<message_id>{_UUID})/feedback)$"
 )
 ALLOW_METHODS = "GET, POST, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-Customer-Token, Idempotency-Key, Accept"
@@ -38,7 +39,8 @@ EXPOSE_HEADERS = "Retry-After"
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 
 
-def allowed_origins_for(*, assistant_id: str | None = None, conversation_id: str | None = None) -> list[str] | None:
+def allowed_origins_for(*, assistant_id: str | None = None, conversation_id: str | None = None,
+                        message_id: str | None = None) -> list[str] | None:
     """The assistant's allowed origins, or None when the id names nothing.
 
     Unscoped on purpose: a preflight has no key, so there is no tenant yet; only the list of
@@ -47,9 +49,12 @@ def allowed_origins_for(*, assistant_id: str | None = None, conversation_id: str
     if assistant_id:
         query = Assistant.objects.unscoped().filter(pk=uuid.UUID(assistant_id)).values_list("allowed_origins",
                                                                                             flat=True)
-    else:
+    elif conversation_id:
         query = Conversation.objects.unscoped().filter(pk=uuid.UUID(conversation_id)).values_list(
             "assistant__allowed_origins", flat=True)
+    else:
+        query = Message.objects.unscoped().filter(pk=uuid.UUID(message_id)).values_list(
+            "conversation__assistant__allowed_origins", flat=True)
     return query.first()
 
 

@@ -68,6 +68,9 @@ WIDGET_TEXTS = {
     "no_answer": gettext_noop("Sorry, the assistant could not answer just now."),
     "handoff_default": gettext_noop("A person from our team will reply here as soon as possible."),
     "team_unreachable": gettext_noop("Sorry, we could not reach the team just now."),
+    "helpful": gettext_noop("Helpful"),
+    "not_helpful": gettext_noop("Not helpful"),
+    "thanks_feedback": gettext_noop("Thanks for your feedback"),
 }
 
 

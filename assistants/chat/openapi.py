@@ -28,8 +28,11 @@ MESSAGE = {
         "status": {"type": "string", "enum": ["pending", "complete", "failed"]},
         "error": {"type": "string", "nullable": True},
         "backend": {"type": "string", "nullable": True},
+        "grounding": {"type": "string", "enum": ["catalog", "hours", "passages", "none"], "nullable": True},
         "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"},
                                                    "completion_tokens": {"type": "integer"}}},
+        "rating": {"type": "string", "enum": ["up", "down"], "nullable": True},
+        "rating_comment": {"type": "string", "nullable": True},
         "created_at": {"type": "string", "format": "date-time"},
     },
 }

@@ -42,6 +42,8 @@ def message_dict(message: Message | None) -> dict | None:
         "backend": message.backend or None,
         "grounding": message.grounding or None,
         "usage": {"prompt_tokens": message.tokens_in, "completion_tokens": message.tokens_out},
+        "rating": message.rating or None,
+        "rating_comment": message.rating_comment or None,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
 
@@ -60,4 +62,14 @@ class MessageSerializer(serializers.Serializer):
     grounding = serializers.ChoiceField(choices=Message.Grounding.choices, allow_null=True,
                                         help_text="What the answer rests on; none: the handoff answer.")
     usage = serializers.DictField()
+    rating = serializers.ChoiceField(choices=Message.Rating.choices, allow_null=True,
+                                     help_text="The feedback on an assistant answer: up (helpful), down, or null.")
+    rating_comment = serializers.CharField(allow_null=True, help_text="The comment sent with the rating.")
     created_at = serializers.DateTimeField()
+
+
+class MessageFeedbackSerializer(StrictSerializer):
+    rating = serializers.ChoiceField(choices=Message.Rating.choices, allow_null=True, help_text=(
+        "up (helpful) or down (not helpful); replaces an earlier rating. null removes the rating and its comment."))
+    comment = serializers.CharField(max_length=1000, required=False, default="", allow_blank=True,
+                                    help_text="Optional; goes with a rating and is replaced with it.")

@@ -82,13 +82,15 @@ def conversation_for_caller(*, business: Business, conversation_id, key: ApiKey,
     """The conversation if this caller may use it; otherwise 404 (never confirm it exists)."""
     conversation = (Conversation.objects.for_business(business).select_related("assistant")
                     .filter(pk=conversation_id).first())
-    if conversation is None:
+    if conversation is None or not (key.is_secret or customer_token_matches(conversation, customer_token)):
         raise NotFoundError("conversation")
-    if not key.is_secret:
-        expected = conversation.customer_token_hash
-        if not customer_token or not expected or not hmac.compare_digest(_token_hash(customer_token), expected):
-            raise NotFoundError("conversation")
     return conversation
+
+
+def customer_token_matches(conversation: Conversation, customer_token: str | None) -> bool:
+    """Whether ``customer_token`` is the one this conversation's publishable-key caller was given."""
+    expected = conversation.customer_token_hash
+    return bool(customer_token and expected and hmac.compare_digest(_token_hash(customer_token), expected))
 
 
 def conversation_set_state(*, conversation: Conversation, state: str) -> Conversation:

@@ -1,4 +1,4 @@
-"""What happens to a conversation, for the channels to act on.
+"""What happens to a conversation, for the channels (and other parts) to act on.
 
 Chat imports no channel: a channel connects receivers to these signals (the WhatsApp channel in
 ``AssistantsConfig.ready``), so adding one changes nothing here. They are sent inside the
@@ -18,3 +18,10 @@ handoff_started = Signal()
 # A person of the business wrote to the customer (``staff_message_send``). Arguments:
 # ``conversation``, ``message``.
 staff_message_sent = Signal()
+
+# A customer or the business rated an assistant answer, changed its rating or removed it
+# (``message_rate`` in assistants/chat/feedback.py), once per change. Arguments: ``message``,
+# the answer as saved (its ``rating_comment``, and ``reply_to``, the question it answered);
+# ``rating``, "up", "down" or None when removed; ``previous``, the rating before ("up", "down"
+# or None). Unanswered questions and analytics subscribe; chat imports neither.
+answer_rated = Signal()

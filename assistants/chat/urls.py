@@ -10,4 +10,5 @@ urlpatterns = [
     path("conversations/<uuid:pk>/handoff", views.HandoffView.as_view(), name="conversation-handoff"),
     path("conversations/<uuid:pk>/release", views.ReleaseView.as_view(), name="conversation-release"),
     path("conversations/<uuid:pk>/close", views.CloseView.as_view(), name="conversation-close"),
+    path("messages/<uuid:pk>/feedback", views.MessageFeedbackView.as_view(), name="message-feedback"),
 ]

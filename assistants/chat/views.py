@@ -10,15 +10,17 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from assistants.chat import services
+from assistants.chat import feedback, services
 from assistants.chat.serializers import (
     ConversationSerializer,
     ConversationStartSerializer,
+    MessageFeedbackSerializer,
     MessageSendSerializer,
+    MessageSerializer,
     message_dict,
 )
 from assistants.chat.services import Done, Failed, db
@@ -120,6 +122,31 @@ class ReleaseView(_StateView):
 
 class CloseView(_StateView):
     target = Conversation.State.CLOSED
+
+
+class MessageFeedbackView(TenantAPIView):
+    """Rate an assistant answer: its customer (publishable key + the conversation's
+    X-Customer-Token) or the business (secret key). ``{"rating": null}`` removes the rating."""
+
+    permission_classes = [IsAnyKey]
+
+    @extend_schema(
+        request=MessageFeedbackSerializer,
+        responses={200: MessageSerializer,
+                   400: OpenApiResponse(description="validation_error, or not_an_answer (only a complete "
+                                                    "assistant answer can be rated)"),
+                   404: OpenApiResponse(description="No such message for this caller")},
+        parameters=[OpenApiParameter(CUSTOMER_TOKEN_HEADER, str, OpenApiParameter.HEADER, description=(
+            "Required with a publishable key: the token returned when the conversation started."))],
+        summary="Rate an answer up or down (sk; or pk with its X-Customer-Token)")
+    def post(self, request, pk):
+        message = feedback.message_for_caller(business=self.business, message_id=pk, key=request.auth,
+                                              customer_token=request.headers.get(CUSTOMER_TOKEN_HEADER))
+        serializer = MessageFeedbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = feedback.message_rate(message=message, rating=serializer.validated_data["rating"],
+                                        comment=serializer.validated_data["comment"])
+        return Response(message_dict(message))
 
 
 # --------------------------------------------------------------------------- async

@@ -9,4 +9,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "source.ready",
     "source.failed",
     "subscription.updated",
+    "message.rated",
 )

@@ -224,9 +224,32 @@ def test_widget_works_cross_origin_only_from_allowed_sites(live_api, browser_pag
         page.get_by_role("button", name="Chat with Mei").click()
         response = _ask(page, "Can I bring my dog?")
         assert response.headers["access-control-allow-origin"] == customer_site.origin
-        expect(page.get_by_role("log").locator(".msg.assistant[data-id]")).to_contain_text("terrace")
+        answer = page.get_by_role("log").locator(".msg.assistant[data-id]")
+        expect(answer).to_contain_text("terrace")
+        # Thumbs under the answer: the customer presses one, then changes their mind.
+        helpful = answer.get_by_role("button", name="Helpful", exact=True)
+        not_helpful = answer.get_by_role("button", name="Not helpful", exact=True)
+        expect(helpful).to_have_attribute("aria-pressed", "false")
+        with page.expect_response(lambda r: r.url.endswith("/feedback") and r.request.method == "POST") as rated:
+            helpful.click()
+        assert rated.value.status == 200 and rated.value.headers["access-control-allow-origin"] == customer_site.origin
+        expect(helpful).to_have_attribute("aria-pressed", "true")
+        with page.expect_response(lambda r: r.url.endswith("/feedback") and r.request.method == "POST") as rated:
+            not_helpful.click()
+        assert rated.value.status == 200 and rated.value.json()["rating"] == "down"
+        expect(not_helpful).to_have_attribute("aria-pressed", "true")
+        expect(helpful).to_have_attribute("aria-pressed", "false")
+        expect(answer.get_by_role("status")).to_have_text("Thanks for your feedback")
+        _shot(page, "widget-feedback.png")
+        # After a reload the history shows the rating the customer left.
+        page.reload()
+        page.get_by_role("button", name="Chat with Mei").click()
+        expect(page.get_by_role("log").locator(".msg.assistant[data-id]").get_by_role(
+            "button", name="Not helpful", exact=True)).to_have_attribute("aria-pressed", "true")
 
     browser_page.run(chat_from_the_listed_site)
+    answer = Message.objects.for_business(tenant.business).get(role="assistant")
+    assert answer.rating == "down" and answer.rated_at is not None
     # Once the site is no longer listed, a visitor's browser gets nothing: no bubble, a console warning.
     # (A returning visitor may keep the cached config for its max-age of a minute.)
     tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}",

@@ -63,6 +63,12 @@
     ".cites{display:flex;flex-wrap:wrap;gap:4px;margin-top:6px;white-space:normal}",
     ".cite{font-size:12px;background:#eef1f5;color:#374151;border:1px solid #d8dce1;border-radius:999px;",
     "padding:1px 8px}",
+    ".rate{display:flex;align-items:center;gap:6px;margin-top:6px;white-space:normal}",
+    ".rate button{width:36px;height:28px;padding:0;background:#fff;color:#4b5563;border:1px solid #9ca3af;",
+    "border-radius:999px;cursor:pointer;display:flex;align-items:center;justify-content:center}",
+    ".rate svg{width:16px;height:16px;fill:currentColor}.rate .down svg{transform:rotate(180deg)}",
+    ".rate button[aria-pressed=true]{background:var(--c);color:var(--f);border-color:var(--c)}",
+    ".thanks{font-size:12px;color:#4b5563}",
     ".typing::after{content:'…';animation:b 1s steps(3) infinite}",
     "@keyframes b{50%{opacity:.3}}",
     ".retry{margin-left:6px;font:inherit;font-size:13px;color:#991b1b;background:#fff;border:1px solid #991b1b;",
@@ -83,6 +89,9 @@
     "@media (prefers-reduced-motion:reduce){.typing::after{animation:none}}"
   ].join("");
 
+  // A thumb up; rotated, a thumb down (no emoji: not every system has a font for them).
+  var THUMB = '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="2" y="10" width="4" height="11" rx="1"/>' +
+    '<path d="M8 10l4.5-6.5c.8-1.1 2.5-.5 2.5.9V9h5c1.2 0 2.1 1.1 1.9 2.3l-1.3 8c-.2 1-1 1.7-2 1.7H8z"/></svg>';
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 ' +
     '2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
 
@@ -108,7 +117,10 @@
     "not_sent": "Sorry, that did not go through: %(reason)s",
     "no_answer": "Sorry, the assistant could not answer just now.",
     "handoff_default": "A person from our team will reply here as soon as possible.",
-    "team_unreachable": "Sorry, we could not reach the team just now."
+    "team_unreachable": "Sorry, we could not reach the team just now.",
+    "helpful": "Helpful",
+    "not_helpful": "Not helpful",
+    "thanks_feedback": "Thanks for your feedback"
   };
   function t(key, vars) {
     var own = config && config.texts && config.texts[key];
@@ -330,7 +342,42 @@
     if (!msg || shown[msg.id]) return;
     if (msg.role === "assistant" && msg.status !== "complete") return;
     var role = {customer: "customer", assistant: "assistant", staff: "staff"}[msg.role] || "note";
-    add(role, msg.content, {id: msg.id, citations: msg.role === "assistant" ? msg.citations : null});
+    var m = add(role, msg.content, {id: msg.id, citations: msg.role === "assistant" ? msg.citations : null});
+    if (role === "assistant") rater(m, msg.id, msg.rating);
+  }
+  // Thumbs up / down under an answer (POST /api/v1/messages/{id}/feedback). Pressing the other
+  // one changes the rating; pressing the pressed one again removes it.
+  function rater(m, id, rating) {
+    var box = el("div", "rate"), thanks = el("span", "thanks"), buttons = {}, queue = Promise.resolve();
+    [["up", "helpful"], ["down", "not_helpful"]].forEach(function (r) {
+      var b = el("button", r[0]);
+      b.type = "button";
+      b.innerHTML = THUMB;
+      b.setAttribute("aria-label", t(r[1]));
+      b.title = t(r[1]);
+      b.addEventListener("click", function () { rate(r[0]); });
+      buttons[r[0]] = b;
+      box.appendChild(b);
+    });
+    function mark(value) {
+      rating = value;
+      for (var k in buttons) buttons[k].setAttribute("aria-pressed", String(k === value));
+    }
+    function rate(value) {
+      var before = rating, next = value === rating ? null : value;
+      mark(next);
+      // One request at a time, in the order pressed, so the last press is the one kept.
+      queue = queue.then(function () {
+        return api("POST", "/api/v1/messages/" + id + "/feedback", {rating: next});
+      }).then(function (res) {
+        if (!res.ok) return failure(res);
+        thanks.textContent = next ? t("thanks_feedback") : "";
+      }).catch(function () { mark(before); });
+    }
+    mark(rating || null);
+    thanks.setAttribute("role", "status");  // the log announces additions only, not this text changing
+    box.appendChild(thanks);
+    m.appendChild(box);
   }
   function greet() {
     if (config.greeting && !log.querySelector(".greeting")) {
@@ -443,6 +490,7 @@
           shown[body.answer.id] = true;
           out.textContent = body.answer.content;
           cite(answer, body.answer.citations);
+          rater(answer, body.answer.id, body.answer.rating);
           if (saved.handoff) { saved.handoff = false; save(); setHandoff(false); repoll(); }
         } else {
           // Handoff: the assistant is silent and a person answers; their replies arrive by polling.
