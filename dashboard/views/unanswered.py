@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from assistants.models import UnansweredQuestion, UnansweredTopic
-from assistants.unanswered.selectors import topic_examples_attach, topic_list
+from assistants.unanswered.selectors import topic_examples_attach, topic_list, topic_question
 from assistants.unanswered.services import MAX_ANSWER_CHARS, topic_answer
 from businesses.roles import Capability
 from config.errors import ApplicationError
@@ -23,6 +23,7 @@ def unanswered(request):
     topics = list(topic_list(assistant=request.assistant, status=UnansweredTopic.Status.OPEN)
                   .order_by("-count", "-last_seen", "-id")[:PAGE_SIZE])
     for topic in topic_examples_attach(topics):
+        topic.question = topic_question(topic=topic)  # what its FAQ will ask: the most asked wording
         counts = [(reason, getattr(topic, f"reason_{reason}")) for reason in UnansweredQuestion.Reason.values]
         topic.reason_counts = [(reason, n) for reason, n in counts if n]
     return render(request, "dashboard/unanswered.html", {"topics": topics, "max_answer": MAX_ANSWER_CHARS})
