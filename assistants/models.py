@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -435,4 +436,78 @@ class HandoffEmail(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "handoff_at", "recipient"],
                                     name="handoff_email_once_per_recipient"),
+        ]
+
+
+# --------------------------------------------------------------------------- unanswered questions
+# assistants/unanswered/ (docs/unanswered.md).
+
+
+class UnansweredTopic(TenantModel):
+    """Questions of one assistant that mean the same thing and that it could not answer, grouped
+    by embedding similarity. The owner answers a topic once (an FAQ), which closes it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ANSWERED = "answered"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="unanswered_topics")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # The running mean of the questions' unit vectors, re-normalised: what a new question is
+    # compared with. No fixed dimension (like Chunk): a topic is compared only with questions
+    # embedded by the same model.
+    centroid = VectorField()
+    embedding_model = models.CharField(max_length=200)
+    embedding_dim = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField(default=0)  # questions merged into the centroid
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    faq_source = models.ForeignKey(KnowledgeSource, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assistant", "status", "-count", "-last_seen"], name="unanswered_topic_rank"),
+        ]
+
+
+class UnansweredQuestion(TenantModel):
+    """One customer question the assistant did not answer well: its answer had grounding none,
+    a person took the conversation over, or the customer rated the answer down.
+
+    ``(message, reason)`` is unique, so the collection task can run twice. The question's text is
+    read from ``message`` (not copied), so erasing a conversation erases its questions too.
+    ``topic`` is empty until the question was embedded (the embedding server may be down)."""
+
+    class Reason(models.TextChoices):
+        NO_ANSWER = "no_answer"
+        HANDOFF = "handoff"
+        THUMBS_DOWN = "thumbs_down"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+",
+                                help_text="The customer's message: the question.")
+    answer = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="The assistant's answer to it, if it got one.")
+    topic = models.ForeignKey(UnansweredTopic, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="questions")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    asked_at = models.DateTimeField()  # the customer message's time
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["topic", "-asked_at"], name="unanswered_question_topic"),
+            models.Index(fields=["assistant"], condition=models.Q(topic__isnull=True),
+                         name="unanswered_question_ungrouped"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reason"], name="unanswered_question_once_per_reason"),
         ]

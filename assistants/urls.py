@@ -2,6 +2,7 @@ from django.urls import path
 
 from assistants import views
 from assistants.catalog import views as catalog_views
+from assistants.unanswered import views as unanswered_views
 
 urlpatterns = [
     path("signup", views.SignupView.as_view(), name="signup"),
@@ -13,4 +14,7 @@ urlpatterns = [
     path("sources/<uuid:pk>/resync", views.SourceResyncView.as_view(), name="source-resync"),
     path("assistants/<uuid:pk>/catalog/items", catalog_views.CatalogItemListView.as_view(), name="catalog-item-list"),
     path("catalog/items/<uuid:pk>", catalog_views.CatalogItemDetailView.as_view(), name="catalog-item-detail"),
+    path("assistants/<uuid:pk>/unanswered", unanswered_views.TopicListView.as_view(), name="unanswered-topic-list"),
+    path("assistants/<uuid:pk>/unanswered/<uuid:topic_id>/answer", unanswered_views.TopicAnswerView.as_view(),
+         name="unanswered-topic-answer"),
 ]

@@ -12,6 +12,7 @@ from businesses.selectors import memberships_of
 NAV = [
     ("dashboard:onboarding", _("Get started"), Capability.KNOWLEDGE),
     ("dashboard:inbox", _("Inbox"), Capability.INBOX),
+    ("dashboard:unanswered", _("Unanswered"), Capability.KNOWLEDGE),
     ("dashboard:playground", _("Playground"), Capability.ASSISTANT),
     ("dashboard:knowledge", _("Knowledge"), Capability.KNOWLEDGE),
     ("dashboard:catalog", _("Menu"), Capability.KNOWLEDGE),

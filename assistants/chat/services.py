@@ -423,6 +423,7 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
     usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
                         ctx=quota)
     _message_emit(answer)
+    signals.answer_completed.send(sender=Message, answer=answer)
     if grounding == Message.Grounding.NONE:
         _handoff_unanswered(answer)
     return answer

@@ -1,8 +1,8 @@
 """What happens to a conversation, for the channels (and other parts) to act on.
 
 Chat imports no channel: a channel connects receivers to these signals (the WhatsApp channel in
-``AssistantsConfig.ready``), so adding one changes nothing here. They are sent inside the
-transaction that made the change; a receiver that queues work does it with
+``AssistantsConfig.ready``; unanswered questions too), so adding one changes nothing here. They
+are sent inside the transaction that made the change (where there is one); a receiver that queues work does it with
 ``transaction.on_commit`` (``config.tasks.enqueue_on_commit``), so rolled-back work queues nothing.
 """
 
@@ -14,6 +14,10 @@ from django.dispatch import Signal
 # Arguments: ``conversation``; ``notice``, the system message that told a widget or API customer
 # who will reply, or None where the conversation's channel tells its customer itself.
 handoff_started = Signal()
+
+# An assistant answer was saved complete (``answer_complete``), with its ``grounding``. Arguments:
+# ``answer``. Sent outside any transaction (the answer is committed already).
+answer_completed = Signal()
 
 # A person of the business wrote to the customer (``staff_message_send``). Arguments:
 # ``conversation``, ``message``.

@@ -38,6 +38,7 @@ SPECTACULAR_SETTINGS = {
         "SourceJsonKindEnum": ["text", "faq", "url"],
         "SourceUploadKindEnum": ["file"],
         "WidgetPositionEnum": "assistants.models.Assistant.WidgetPosition",
+        "UnansweredTopicStatusEnum": "assistants.models.UnansweredTopic.Status",
     },
 }
 

@@ -61,3 +61,7 @@ CHAT_RELEVANCE_FLOOR = env.float("CHAT_RELEVANCE_FLOOR", default=0.1)
 # A catalog item is meant by a question that does not name it only this close in meaning.
 CATALOG_MEANING_FLOOR = env.float("CATALOG_MEANING_FLOOR", default=0.55)
 CATALOG_MAX_ITEMS = env.int("CATALOG_MAX_ITEMS", default=2000)  # items one answer looks through
+# Unanswered questions (docs/unanswered.md): a question joins the assistant's open topic whose
+# centroid is at least this cosine-similar, else it opens a topic. Measured for all-MiniLM-L6-v2
+# (docs/unanswered.md "Grouping"); another embedding model needs its own value.
+UNANSWERED_TOPIC_SIMILARITY = env.float("UNANSWERED_TOPIC_SIMILARITY", default=0.65)

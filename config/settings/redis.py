@@ -43,6 +43,7 @@ CELERY_TASK_DEFAULT_QUEUE = "ingest"
 CELERY_TASK_ROUTES = {
     "assistants.tasks.source_*": {"queue": "ingest"},
     "assistants.tasks.channel_*": {"queue": "channels"},
+    "assistants.tasks.unanswered_*": {"queue": "ingest"},
     "billing.tasks.*": {"queue": "billing"},
     "*.webhook_*": {"queue": "webhooks"},
 }

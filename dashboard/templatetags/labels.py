@@ -28,6 +28,9 @@ LABELS = {
     "reason": {"customer_request": _("the customer asked for a person"), "staff_takeover": _("taken over by staff"),
                "no_answer": _("the assistant had no answer"), "quota_exceeded": _("the plan's messages ran out"),
                "inference_unavailable": _("the model server was unavailable")},
+    # Why a question is among the unanswered ones (assistants.models.UnansweredQuestion.Reason).
+    "unanswered": {"no_answer": _("no answer in the knowledge"), "handoff": _("handed to a person"),
+                   "thumbs_down": _("rated down by the customer")},
 }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
@@ -14,7 +16,9 @@ def _api_routes(patterns=None, prefix: str = "") -> set[str]:
         elif isinstance(p, URLPattern):
             route = prefix + str(p.pattern)
             if route.startswith("api/v1/") or route.startswith("v1/"):
-                routes.add("/" + route.replace("<uuid:pk>", "{id}"))
+                # drf-spectacular names a path's ``pk`` "id" and keeps other parameters' names.
+                routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>",
+                                        lambda m: "{id}" if m[1] == "pk" else f"{{{m[1]}}}", route))
     return routes
 
 

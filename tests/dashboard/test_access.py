@@ -30,6 +30,7 @@ MATRIX = {
 
 PAGES = {
     "/app/inbox/": Capability.INBOX,
+    "/app/unanswered/": Capability.KNOWLEDGE,
     "/app/playground/": Capability.ASSISTANT,
     "/app/assistant/": Capability.ASSISTANT,
     "/app/assistant/preview/": Capability.ASSISTANT,

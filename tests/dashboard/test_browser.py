@@ -19,7 +19,8 @@ from playwright.sync_api import expect
 
 from assistants.ingestion import pipeline
 from assistants.management.commands.demo_seed import DEMO_ASSISTANT
-from assistants.models import Assistant, CatalogItem, Conversation, KnowledgeSource, Message
+from assistants.models import Assistant, CatalogItem, Conversation, KnowledgeSource, Message, UnansweredTopic
+from assistants.unanswered.services import unanswered_collect
 from businesses.accounts import account_settings_for
 from businesses.models import Membership
 from businesses.services import business_update
@@ -307,8 +308,8 @@ def test_each_role_sees_its_pages_and_is_refused_the_others(live_api, pages):
 
     def admin_member(page):
         _sign_in(page, live_api.url, admin.email)
-        expect(_nav(page)).to_have_text(["Get started", "Inbox", "Playground", "Knowledge", "Menu", "Assistant",
-                                         "Channels", "Webhooks"])
+        expect(_nav(page)).to_have_text(["Get started", "Inbox", "Unanswered", "Playground", "Knowledge", "Menu",
+                                         "Assistant", "Channels", "Webhooks"])
         response = page.goto(f"{live_api.url}/app/keys/")
         assert response.status == 403
         expect(page.get_by_role("heading", level=1)).to_have_text("Not for your role")
@@ -448,6 +449,51 @@ def test_sign_in_with_the_keyboard_alone(live_api, pages):
     pages.run(keyboard, "owner")
 
 
+# --------------------------------------------------------------------------- unanswered questions
+
+
+def _collect_unanswered(tenant: Tenant) -> None:
+    """What the collection task does after each answer with grounding none (no worker runs here)."""
+    for answer in Message.objects.for_business(tenant.business).filter(grounding="none"):
+        unanswered_collect(business_id=tenant.business.pk, message_id=answer.pk, reason="no_answer")
+
+
+def test_owner_answers_an_unanswered_question_and_the_next_customer_gets_the_answer(live_api, pages):
+    tenant = _restaurant()
+    for question in ("Do you have wifi?", "Do you have free wifi?", "Can I bring my own wine?"):
+        _conversation(live_api.url, tenant, question)
+    _collect_unanswered(tenant)
+    pages.new_page("owner")
+
+    def owner_answers_the_most_asked(page):
+        _sign_in(page, live_api.url, tenant.user.email)
+        _nav(page).get_by_text("Unanswered", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Unanswered questions")
+        topics = page.locator("section.card")
+        expect(topics).to_have_count(2)
+        first = topics.first
+        # Headed by the question its FAQ will ask: the most asked wording, the first among equals.
+        expect(first.get_by_role("heading", level=2)).to_have_text("Do you have wifi?")
+        expect(first).to_contain_text("asked 2 times")
+        expect(first.get_by_role("listitem")).to_have_text(["Do you have free wifi?", "Do you have wifi?"])
+        expect(first).to_contain_text("no answer in the knowledge (2)")
+        first.get_by_label("Your answer").fill("Yes: free wifi for every guest, the password is on your receipt.")
+        first.get_by_role("button", name="Answer", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("Answered: “Do you have wifi?” is now in the knowledge")
+        expect(page.locator("section.card")).to_have_count(1)
+        expect(page.locator("section.card h2")).to_have_text("Can I bring my own wine?")
+
+    pages.run(owner_answers_the_most_asked, "owner")
+    topic = UnansweredTopic.objects.for_business(tenant.business).get(status="answered")
+    pipeline.source_ingest(business_id=tenant.business.pk, source_id=topic.faq_source_id)
+    headers = {"Authorization": f"Bearer {tenant.secret_key}"}
+    pk = _conversation(live_api.url, tenant)
+    answer = httpx.post(f"{live_api.url}/api/v1/conversations/{pk}/messages", json={"content": "Do you have wifi?"},
+                        headers=headers, timeout=30).json()["answer"]
+    assert answer["grounding"] == "passages" and "password is on your receipt" in answer["content"], answer
+    assert pages.all_errors() == {}
+
+
 # --------------------------------------------------------------------------- screenshots
 
 
@@ -457,9 +503,10 @@ _UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, text
     .map(el => el.outerHTML.slice(0, 120))"""
 
 
-def _golden_dragon(base: str, email: str) -> str:
+def _golden_dragon(base: str, email: str) -> tuple[Tenant, str]:
     """The demo business of the screenshots, its owner signing in with ``email``: the menu, the
-    FAQ and the text, a few members and conversations; returns the one waiting for a person."""
+    FAQ and the text, a few members and conversations; returns it and the conversation waiting
+    for a person."""
     tenant = _restaurant()
     User.objects.filter(pk=tenant.user.pk).update(email=email, username=email)
     # The look of `make demo`'s restaurant: persona, hours, holidays, handoff message.
@@ -477,12 +524,27 @@ def _golden_dragon(base: str, email: str) -> str:
     _conversation(base, tenant, "Do you have parking?", channel="api")
     waiting = _conversation(base, tenant, "Can I bring my dog?",
                             "Can I talk to a person? We are 12 for Saturday evening.")
-    return waiting
+    return tenant, waiting
+
+
+def _unanswered_topics(tenant: Tenant) -> None:
+    """Questions Golden Dragon's assistant could not answer, collected as the task does, in
+    conversations made after the inbox's screenshot (which shows only the three before)."""
+    for question in ("Do you have wifi?", "Do you have free wifi?", "Is there free wifi for guests?",
+                     "Can I bring my own wine?", "Do you charge corkage?", "Do you sell gift cards?"):
+        conversation = Conversation.objects.unscoped().create(business=tenant.business, assistant=tenant.assistant,
+                                                              state="handoff")
+        asked = Message.objects.unscoped().create(business=tenant.business, conversation=conversation,
+                                                  role="customer", content=question)
+        answer = Message.objects.unscoped().create(business=tenant.business, conversation=conversation,
+                                                   role="assistant", grounding="none", reply_to=asked,
+                                                   content="I'm sorry, I don't have that information.")
+        unanswered_collect(business_id=tenant.business.pk, message_id=answer.pk, reason="no_answer")
 
 
 def test_screenshots_of_every_page(live_api, pages):
     email = "li.wei@golden-dragon.example"
-    waiting = _golden_dragon(live_api.url, email)
+    tenant, waiting = _golden_dragon(live_api.url, email)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     too_wide: dict[str, int] = {}
     unlabelled: dict[str, list[str]] = {}
@@ -539,13 +601,21 @@ def test_screenshots_of_every_page(live_api, pages):
         page.goto(f"{live_api.url}/app/inbox/{waiting}/")
         expect(page.locator("#state")).to_have_text("Waiting for a person")
         shoot(page, "conversation")
+
+    pages.run(owner_pages, "owner")
+    _unanswered_topics(tenant)
+
+    def more_owner_pages(page):
+        page.goto(f"{live_api.url}/app/unanswered/")
+        expect(page.locator("section.card").first).to_contain_text("asked 3 times")
+        shoot(page, "unanswered")
         for slug, path in (("channels", "channels"), ("keys", "keys"), ("webhooks", "webhooks"),
                            ("billing", "billing"), ("members", "members"), ("account", "account")):
             response = page.goto(f"{live_api.url}/app/{path}/")
             assert response.status == 200, path
             shoot(page, slug)
 
-    pages.run(owner_pages, "owner")
+    pages.run(more_owner_pages, "owner")
     pages.new_page("staff")
 
     def refused(page):
@@ -559,5 +629,6 @@ def test_screenshots_of_every_page(live_api, pages):
     assert pages.all_errors() == {}
     names = {path.name for path in SCREENSHOTS.glob("*.png")}
     for slug in ("login", "signup", "onboarding", "playground", "knowledge", "menu", "assistant", "inbox",
-                 "conversation", "channels", "keys", "webhooks", "billing", "members", "account", "forbidden"):
+                 "conversation", "unanswered", "channels", "keys", "webhooks", "billing", "members", "account",
+                 "forbidden"):
         assert {f"{slug}-1280.png", f"{slug}-390.png"} <= names, slug
