@@ -302,10 +302,16 @@ class ExtractiveChatBackend:
         passage_terms: dict[int, set[str]] = {}
         for s in sentences:
             passage_terms.setdefault(s.passage_index, set()).update(s.terms | s.context)
+        # A term nothing in the passages mentions ("wifi" beside the parking answer) is what the
+        # question is about and the knowledge does not know: no sentence answers that clause,
+        # however much else it shares ("free … for guests"), unless its passage is very close in
+        # meaning (the customer's own wording, as above).
+        unknown = {t for t in question_terms if df[t] == 0 and t not in cjk_terms}
         for s in sentences:
             similarity = request.passages[s.passage_index].similarity
             weight = strict
-            if similarity is not None and similarity >= LENIENT_SIMILARITY:
+            lenient = similarity is not None and similarity >= LENIENT_SIMILARITY
+            if lenient:
                 absent = question_terms - passage_terms[s.passage_index]
                 weight = {t: (common if t in absent else w) for t, w in strict.items()}
             known = s.terms | s.context
@@ -318,6 +324,8 @@ class ExtractiveChatBackend:
                     continue  # "do you deliver X?" needs a sentence that delivers
                 if amount and not _AMOUNT.search(s.text):
                     continue  # a price question needs a sentence with a number
+                if not lenient and clause & unknown:
+                    continue  # it asks about something no passage mentions
                 s.coverage = max(s.coverage, sum(weight[t] for t in clause & known) / sum(weight[t] for t in clause))
         candidates = [s for s in sentences
                       if s.quotable and not s.is_question and not s.is_heading and s.coverage >= MIN_COVERAGE]

@@ -211,3 +211,14 @@ def test_a_price_question_is_answered_only_by_a_sentence_with_an_amount() -> Non
     priced_zh = PassageRef(chunk_id="z-p", source_id="z-s-p", source_title="价格", text="花园披萨的价格是十二欧元。")
     deltas, _result = _ask("花园披萨多少钱？", [priced_zh])
     assert "十二欧元" in "".join(deltas)
+
+
+def test_a_question_about_something_the_knowledge_never_mentions_is_not_answered() -> None:
+    """"Free wifi for guests?" shares "free" and "guests" with the parking answer; nothing in the
+    knowledge speaks of wifi, so it is not an answer (a passage very close in meaning still is)."""
+    parking = PassageRef(chunk_id="c-p", source_id="s-p", source_title="FAQ", similarity=0.45,
+                         text="Q: Do you have parking?\nA: Yes, there is free parking for guests behind the restaurant.")
+    deltas, result = _ask("Do you have free wifi for guests?", [parking], fallback_text="I'll ask the team.")
+    assert "".join(deltas) == "I'll ask the team." and result.abstained
+    deltas, _result = _ask("Is there free parking for guests?", [parking])
+    assert "free parking" in "".join(deltas)
