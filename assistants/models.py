@@ -80,6 +80,9 @@ class KnowledgeSource(TenantModel):
         PROCESSING = "processing"
         READY = "ready"
         FAILED = "failed"
+        # Processed, but the new version would make a passing knowledge test fail: it waits for
+        # the owner to publish or discard it (SourceReview), and the old version keeps serving.
+        NEEDS_REVIEW = "needs_review"
 
     assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="sources")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -108,6 +111,10 @@ class KnowledgeSource(TenantModel):
     processing_started_at = models.DateTimeField(null=True, blank=True)
     # When the work was last handed to a worker; the sweep re-queues what no worker took.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The content now serving, kept when a resync brings new content and until the new version is
+    # published: what "discard" puts back ({"text", "faq_pairs", "file_name", "content_type"};
+    # a file's bytes in SourceFile.previous_data).
+    previous_input = models.JSONField(null=True, blank=True)
 
     objects = TenantManager()
 
@@ -127,6 +134,7 @@ class SourceFile(TenantModel):
 
     source = models.OneToOneField(KnowledgeSource, on_delete=models.CASCADE, related_name="upload")
     data = models.BinaryField()
+    previous_data = models.BinaryField(null=True, blank=True)  # the file now serving, until a new one is published
 
     objects = TenantManager()
 
@@ -511,3 +519,79 @@ class UnansweredQuestion(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["message", "reason"], name="unanswered_question_once_per_reason"),
         ]
+
+
+class KnowledgeTest(TenantModel):
+    """A question whose answer must keep saying (or never say) certain facts, or must be handed
+    to a person: checked on demand and before every new version of a source replaces the old
+    (assistants/regression/). An empty ``must_contain`` without ``must_hand_off``: it must be
+    answered, not handed off."""
+
+    class Origin(models.TextChoices):
+        OWNER = "owner"  # written by the owner (API or dashboard)
+        TOPIC = "topic"  # an example question of an unanswered topic the owner answered
+        CORRECTION = "correction"  # a question a staff member answered in the inbox
+
+    class Result(models.TextChoices):
+        NOT_RUN = ""
+        PASSED = "passed"
+        FAILED = "failed"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="knowledge_tests")
+    question = models.CharField(max_length=1000)
+    must_contain = models.JSONField(default=list, blank=True)
+    must_not_contain = models.JSONField(default=list, blank=True)
+    must_hand_off = models.BooleanField(default=False)
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.OWNER)
+    topic = models.ForeignKey(UnansweredTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_result = models.CharField(max_length=8, choices=Result.choices, default=Result.NOT_RUN, blank=True)
+    last_answer = models.TextField(blank=True)
+    last_grounding = models.CharField(max_length=10, blank=True)
+    last_reason = models.CharField(max_length=500, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["assistant", "created_at"], name="knowledge_test_assistant")]
+
+
+class KnowledgeTestRun(TenantModel):
+    """One run of an assistant's knowledge tests, asked for by the owner (a Celery task)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # [{"test_id", "question", "passed", "answer", "grounding", "reason"}]
+    results = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+
+class SourceReview(TenantModel):
+    """A processed version of a source held back because knowledge tests that pass now would fail
+    with it: everything needed to publish it without processing it again (passages, vectors,
+    catalog items), and the tests it breaks with the answers before and after."""
+
+    source = models.OneToOneField(KnowledgeSource, on_delete=models.CASCADE, related_name="review")
+    embedding_model = models.CharField(max_length=200)
+    # [{"text", "token_count", "content_hash", "heading", "page"}] and one vector per passage
+    drafts = models.JSONField(default=list)
+    vectors = models.JSONField(default=list)
+    catalog_items = models.JSONField(null=True, blank=True)  # a menu file's items (field values)
+    item_ids = models.JSONField(null=True, blank=True)  # an API catalog's existing items, by passage
+    warnings = models.JSONField(default=list, blank=True)
+    # [{"test_id", "question", "reason", "answer_before", "answer_after"}]
+    failures = models.JSONField(default=list)
+
+    objects = TenantManager()

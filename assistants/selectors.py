@@ -90,15 +90,26 @@ def _plan_chunk_count(assistant: Assistant) -> int:
     return count
 
 
-def chunks_search(*, assistant: Assistant, query: str, k: int = 5) -> list[Passage]:
-    """The assistant's best passages for ``query`` (hybrid: vector + full text, RRF)."""
-    embedder = providers.embedder()
+def query_embed(query: str) -> list[float] | None:
+    """The question's vector, or None when the embedding server is down (full text alone still
+    answers)."""
     try:
-        vector = embedder.embed_query(query)
+        return providers.embedder().embed_query(query)
     except InferenceError:
-        # The embedding server is down: full text alone still answers.
         logger.warning("embedding the query failed; searching full text only", exc_info=True)
-        vector = None
+        return None
+
+
+EMBED = object()  # chunks_search's default: embed the query itself
+
+
+def chunks_search(*, assistant: Assistant, query: str, k: int = 5, vector: list[float] | object | None = EMBED
+                  ) -> list[Passage]:
+    """The assistant's best passages for ``query`` (hybrid: vector + full text, RRF). ``vector``:
+    the query's vector embedded beforehand (None: full text only)."""
+    embedder = providers.embedder()
+    if vector is EMBED:
+        vector = query_embed(query)
     exact = _plan_chunk_count(assistant) <= settings.RETRIEVAL_EXACT_MAX_CHUNKS
     return hybrid_search(business_id=assistant.business_id, assistant_id=assistant.pk, query=query,
                          query_vector=vector, model=embedder.model_name, language=assistant.language, k=k,

@@ -5,9 +5,10 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assistants.models import Assistant, KnowledgeSource
+from assistants.models import Assistant, KnowledgeSource, SourceReview
 from businesses.api.serializers import StrictModelSerializer, StrictSerializer
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -159,14 +160,38 @@ class AssistantSerializer(StrictModelSerializer):
         read_only_fields = ("id", "slug", "created_at", "updated_at")
 
 
+class ReviewFailureSerializer(serializers.Serializer):
+    test_id = serializers.UUIDField()
+    question = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the test would fail with the new version.")
+    answer_before = serializers.CharField(help_text="The answer with the version serving now.")
+    answer_after = serializers.CharField(help_text="The answer with the new version.")
+
+
+class SourceReviewSerializer(serializers.Serializer):
+    failures = ReviewFailureSerializer(many=True, help_text="The knowledge tests the new version would break.")
+    created_at = serializers.DateTimeField()
+
+
 class SourceSerializer(serializers.ModelSerializer):
-    """A knowledge source as integrators see it (DESIGN.md "Add knowledge")."""
+    """A knowledge source as integrators see it (DESIGN.md "Add knowledge"). ``review``: only
+    while ``status`` is ``needs_review``, the tests its new version would break."""
+
+    review = serializers.SerializerMethodField()
 
     class Meta:
         model = KnowledgeSource
         fields = ("id", "assistant_id", "kind", "title", "status", "progress", "error", "error_code", "warnings",
-                  "chunk_count", "items_count", "url", "file_name", "size_bytes", "created_at", "updated_at")
+                  "chunk_count", "items_count", "url", "file_name", "size_bytes", "review", "created_at",
+                  "updated_at")
         read_only_fields = fields
+
+    @extend_schema_field(SourceReviewSerializer(allow_null=True))
+    def get_review(self, source: KnowledgeSource) -> dict | None:
+        if source.status != KnowledgeSource.Status.NEEDS_REVIEW:
+            return None
+        review = SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).first()
+        return SourceReviewSerializer(review).data if review is not None else None
 
 
 class FaqPairSerializer(StrictSerializer):

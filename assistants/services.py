@@ -14,7 +14,7 @@ from django.utils import timezone
 from assistants.ingestion.errors import IngestionError
 from assistants.ingestion.extract import detect_kind
 from assistants.ingestion.fetch import check_url_allowed
-from assistants.models import Assistant, KnowledgeSource, SourceFile
+from assistants.models import Assistant, KnowledgeSource, SourceFile, SourceReview
 from billing.services import assistant_quota_check, source_quota_check
 from businesses.models import Business
 from businesses.services import slug_unique, tenant_create
@@ -151,17 +151,31 @@ def source_resync(*, source: KnowledgeSource, text: str | None = None, pairs: li
     if data is not None:
         changes.update(size_bytes=len(data), file_name=file_name or source.file_name,
                        content_type=content_type or source.content_type)
+    settled = [KnowledgeSource.Status.READY, KnowledgeSource.Status.FAILED, KnowledgeSource.Status.NEEDS_REVIEW]
     with transaction.atomic():
-        updated = KnowledgeSource.objects.for_business(source.business_id).filter(
-            pk=source.pk, status__in=[KnowledgeSource.Status.READY, KnowledgeSource.Status.FAILED]
-        ).update(status=KnowledgeSource.Status.PENDING, progress=0, attempts=0, error="", error_code="",
-                 updated_at=timezone.now(), **changes)
-        if not updated:
+        current = (KnowledgeSource.objects.for_business(source.business_id).select_for_update()
+                   .filter(pk=source.pk, status__in=settled).first())
+        if current is None:
             raise ApplicationError("source_busy", "This source is already being processed; wait until it is "
                                    "ready or failed.", status=409)
+        if changes and current.previous_input is None and current.content_hash:
+            # What serves now, for "discard" should the knowledge tests hold the new version back.
+            changes["previous_input"] = {"text": current.text, "faq_pairs": current.faq_pairs,
+                                         "file_name": current.file_name, "content_type": current.content_type,
+                                         "size_bytes": current.size_bytes}
+        KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(
+            status=KnowledgeSource.Status.PENDING, progress=0, attempts=0, error="", error_code="",
+            updated_at=timezone.now(), **changes)
+        SourceReview.objects.for_business(source.business_id).filter(source=source).delete()  # superseded
         if data is not None:
-            SourceFile.objects.for_business(source.business_id).update_or_create(
-                source=source, defaults={"data": data, "business_id": source.business_id})
+            upload = SourceFile.objects.for_business(source.business_id).filter(source=source).first()
+            if upload is None:
+                SourceFile.objects.unscoped().create(business_id=source.business_id, source=source, data=data)
+            else:
+                if "previous_input" in changes:
+                    upload.previous_data = upload.data
+                upload.data = data
+                upload.save(update_fields=["data", "previous_data", "updated_at"])
         _source_enqueue(source)
     source.refresh_from_db()
     return source

@@ -2,6 +2,7 @@ from django.urls import path
 
 from assistants import views
 from assistants.catalog import views as catalog_views
+from assistants.regression import views as test_views
 from assistants.unanswered import views as unanswered_views
 
 urlpatterns = [
@@ -17,4 +18,10 @@ urlpatterns = [
     path("assistants/<uuid:pk>/unanswered", unanswered_views.TopicListView.as_view(), name="unanswered-topic-list"),
     path("assistants/<uuid:pk>/unanswered/<uuid:topic_id>/answer", unanswered_views.TopicAnswerView.as_view(),
          name="unanswered-topic-answer"),
+    path("assistants/<uuid:pk>/tests", test_views.KnowledgeTestListView.as_view(), name="knowledge-test-list"),
+    path("assistants/<uuid:pk>/tests/run", test_views.KnowledgeTestRunView.as_view(), name="knowledge-test-run"),
+    path("tests/<uuid:pk>", test_views.KnowledgeTestDetailView.as_view(), name="knowledge-test-detail"),
+    path("test-runs/<uuid:pk>", test_views.KnowledgeTestRunDetailView.as_view(), name="knowledge-test-run-detail"),
+    path("sources/<uuid:pk>/publish", test_views.SourcePublishView.as_view(), name="source-publish"),
+    path("sources/<uuid:pk>/discard", test_views.SourceDiscardView.as_view(), name="source-discard"),
 ]

@@ -31,7 +31,7 @@ from assistants.chat.intent import asks_for_person
 from assistants.chat.language import answer_language
 from assistants.models import Assistant, CatalogItem, Chunk, Conversation, Message
 from assistants.retrieval import Passage
-from assistants.selectors import chunks_search
+from assistants.selectors import EMBED, chunks_search
 from billing.selectors import QuotaContext
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
 from businesses.models import ApiKey, Business
@@ -291,10 +291,29 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
         message_quota_release(business_id=conversation.business_id)
         raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
                                status=409, headers={"Retry-After": "2"}) from exc
-    business = conversation.assistant.business
-    found = chunks_search(assistant=assistant, query=customer.content, k=settings.CHAT_PASSAGES)
-    fallback = _fallback_text(assistant, business, customer.content)
-    composed = _composed(assistant=assistant, business=business, question=customer.content, found=found,
+    history = history if history is not None else [
+        ChatMessage(role="user" if m.role == Message.Role.CUSTOMER else "assistant", content=m.content)
+        for m in reversed(list(
+            Message.objects.for_business(conversation.business_id)
+            .filter(conversation=conversation, created_at__lt=customer.created_at, status=Message.Status.COMPLETE,
+                    role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.STAFF])
+            .exclude(content="").order_by("-created_at")[: settings.CHAT_HISTORY_MESSAGES]))
+    ]
+    request, composed = answer_compose(assistant=assistant, question=customer.content, history=history)
+    return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed)
+
+
+def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMessage],
+                   vector: list[float] | object | None = EMBED) -> tuple[ChatRequest, Composed | None]:
+    """What answering ``question`` needs, read from the knowledge as it is in this transaction:
+    the backend request (passages above the relevance floor, the prompt), or the answer already
+    made from the hours, the catalog or the handoff. Database work only (and the query's
+    embedding unless ``vector`` is given), so the knowledge tests can run it inside a
+    transaction that is rolled back (assistants/regression/)."""
+    business = assistant.business
+    found = chunks_search(assistant=assistant, query=question, k=settings.CHAT_PASSAGES, vector=vector)
+    fallback = _fallback_text(assistant, business, question)
+    composed = _composed(assistant=assistant, business=business, question=question, found=found,
                          fallback=fallback)
     # The relevance floor: a passage far from the question in meaning is not quoted or shown
     # to the model (docs/answers.md); with none left the answer is the handoff.
@@ -305,27 +324,19 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     ]
     if composed is None and not passages:
         composed = Composed(fallback, Message.Grounding.NONE, [])
-    history = history if history is not None else [
-        ChatMessage(role="user" if m.role == Message.Role.CUSTOMER else "assistant", content=m.content)
-        for m in reversed(list(
-            Message.objects.for_business(conversation.business_id)
-            .filter(conversation=conversation, created_at__lt=customer.created_at, status=Message.Status.COMPLETE,
-                    role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.STAFF])
-            .exclude(content="").order_by("-created_at")[: settings.CHAT_HISTORY_MESSAGES]))
-    ]
     max_answer = assistant.max_answer_tokens
     prompt = build_prompt(
         persona=assistant.persona, instructions=assistant.instructions,
         business_facts=_business_facts(business, assistant), passages=passages, history=history,
-        question=customer.content, language_hint=assistant.language,
+        question=question, language_hint=assistant.language,
         handoff_contact=assistant.handoff_message or business.handoff_email or business.handoff_phone,
         count_tokens=providers.embedder().count_tokens, max_context_tokens=settings.INFERENCE_MAX_CONTEXT_TOKENS,
         max_answer_tokens=max_answer,
     )
     request = ChatRequest(messages=prompt.messages, max_tokens=max_answer, temperature=assistant.temperature,
                           model=assistant.model_override or None, passages=prompt.passages,
-                          question=customer.content, fallback_text=fallback)
-    return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed)
+                          question=question, fallback_text=fallback)
+    return request, composed
 
 
 def _fallback_text(assistant: Assistant, business: Business, question: str) -> str:
@@ -479,6 +490,20 @@ async def _generated(backend, request: ChatRequest, parts: list[str],
     queue.put_nowait(ChatDelta(quote.text))
     grounding = Message.Grounding.NONE if quote.abstained else Message.Grounding.PASSAGES
     return replace(result, text=quote.text, cited=quote.cited), grounding
+
+
+async def answer_generate(request: ChatRequest) -> tuple[str, str]:
+    """The whole answer to a composed request and its grounding, through the same backend and
+    grounding gate as a customer's answer, without saving anything (the knowledge tests)."""
+    backend = providers.chat_backend()
+    if isinstance(backend, ExtractiveChatBackend):
+        result = await backend.complete(request)
+        return result.text, Message.Grounding.NONE if result.abstained else Message.Grounding.PASSAGES
+    parts: list[str] = []
+    result, grounding = await _generated(backend, request, parts, asyncio.Queue())
+    if result is None:
+        raise InferenceError("The model server ended the answer without a result.", code="inference_bad_response")
+    return result.text, grounding
 
 
 @dataclass

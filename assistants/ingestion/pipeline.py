@@ -10,13 +10,16 @@ keeps two deliveries of the same source from working at once.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,9 +30,11 @@ from assistants.ingestion.chunking import ChunkDraft, chunk_document, chunk_faq
 from assistants.ingestion.errors import IngestionError
 from assistants.ingestion.extract import Document, Section, extract_file
 from assistants.ingestion.fetch import crawl_site, fetch_page
-from assistants.models import CatalogItem, Chunk, KnowledgeSource, SourceFile
+from assistants.models import CatalogItem, Chunk, KnowledgeSource, SourceFile, SourceReview
+from assistants.regression.services import source_version_check
 from assistants.retrieval import index_text, search_config
 from businesses.webhooks.services import event_emit
+from config.errors import ApplicationError
 from inference.errors import InferenceError
 from inference.providers import embedder as configured_embedder
 
@@ -82,7 +87,7 @@ def source_ingest(
         source = (
             KnowledgeSource.objects.for_business(business_id).select_related("assistant").filter(pk=source_id).first()
         )
-        if source is None or source.status in (Status.READY, Status.FAILED):
+        if source is None or source.status in (Status.READY, Status.FAILED, Status.NEEDS_REVIEW):
             return  # deleted meanwhile, or a redelivery of finished work
         if source.attempts >= settings.INGEST_MAX_ATTEMPTS:
             source_fail(
@@ -298,10 +303,26 @@ def chunk_rows(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[
     ]
 
 
+def _replace(source: KnowledgeSource, rows: list[tuple], items: list[CatalogItem] | None) -> None:
+    """Write the new version's rows over the old (inside the caller's transaction)."""
+    Chunk.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+    if source.kind != KnowledgeSource.Kind.CATALOG:
+        CatalogItem.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+    if items:
+        CatalogItem.objects.for_business(source.business_id).bulk_create(items)
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(INSERT_CHUNK, rows)
+
+
 def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str,
-           catalog: ParsedCatalog | None = None, item_ids: list | None = None) -> None:
+           catalog: ParsedCatalog | None = None, item_ids: list | None = None, checked: bool = True) -> None:
     """Swap the source's chunks (and a file's catalog items) in one transaction: readers see the
-    old set or the new one. ``item_ids``: the existing items of a catalog source, kept."""
+    old set or the new one. ``item_ids``: the existing items of a catalog source, kept.
+
+    First the assistant's knowledge tests check the new version (``checked``; not for the items an
+    owner edits one by one, which serve as typed data at once): if a passing test would fail,
+    the version is held for the owner's review (SourceReview) and the old one keeps serving."""
     now = timezone.now()
     items = None
     if catalog is not None:
@@ -310,6 +331,12 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
                  for ordinal, values in enumerate(catalog.items)]
         item_ids = [item.pk for item in items]
     rows = chunk_rows(source, drafts, vectors, model=model, item_ids=item_ids)
+    if checked and source.kind != KnowledgeSource.Kind.CATALOG:
+        _set(source, progress=95)
+        failures = source_version_check(source=source, apply=lambda: _replace(source, rows, items))
+        if failures:
+            _hold(source, drafts, vectors, model=model, catalog=catalog, item_ids=item_ids, failures=failures)
+            return
     content_hash = hashlib.sha256("".join(d.content_hash for d in drafts).encode()).hexdigest()
     with transaction.atomic():
         locked = (
@@ -321,20 +348,17 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
         )
         if locked is None:
             return  # deleted while we worked: nothing to store
-        Chunk.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
-        if source.kind != KnowledgeSource.Kind.CATALOG:
-            CatalogItem.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
-        if items:
-            CatalogItem.objects.for_business(source.business_id).bulk_create(items)
-        if rows:
-            with connection.cursor() as cursor:
-                cursor.executemany(INSERT_CHUNK, rows)
+        _replace(source, rows, items)
+        SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+        SourceFile.objects.for_business(source.business_id).filter(source_id=source.pk).exclude(
+            previous_data=None).update(previous_data=None)
         KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(
             status=Status.READY,
             progress=100,
             chunk_count=len(rows),
             items_count=len(item_ids or []),
             content_hash=content_hash,
+            previous_input=None,  # the new content is what serves now
             error="",
             error_code="",
             processing_started_at=None,
@@ -343,3 +367,72 @@ def _store(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list
         event_emit(business_id=source.business_id, type="source.ready", data={
             "source_id": str(source.pk), "assistant_id": str(source.assistant_id), "title": source.title,
             "chunk_count": len(rows)})
+
+
+def _hold(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[float]], *, model: str,
+          catalog: ParsedCatalog | None, item_ids: list | None, failures: list[dict]) -> None:
+    """Keep the processed version for the owner's decision, with the tests it breaks."""
+    values = json.loads(json.dumps(catalog.items, cls=DjangoJSONEncoder)) if catalog is not None else None
+    with transaction.atomic():
+        if not KnowledgeSource.objects.for_business(source.business_id).select_for_update().filter(
+                pk=source.pk).exists():
+            return  # deleted while we worked
+        SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+        SourceReview.objects.unscoped().create(
+            business_id=source.business_id, source_id=source.pk, embedding_model=model,
+            drafts=[asdict(d) for d in drafts], vectors=[[float(x) for x in v] for v in vectors],
+            catalog_items=values, item_ids=[str(i) for i in item_ids] if item_ids and catalog is None else None,
+            failures=failures)
+        KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(
+            status=Status.NEEDS_REVIEW, progress=100, error="", error_code="", processing_started_at=None,
+            updated_at=timezone.now())
+        event_emit(business_id=source.business_id, type="source.needs_review", data={
+            "source_id": str(source.pk), "assistant_id": str(source.assistant_id), "title": source.title,
+            "failing_tests": [{"test_id": f["test_id"], "question": f["question"]} for f in failures]})
+    logger.info("source %s held for review: %d knowledge tests would fail", source.pk, len(failures))
+
+
+def source_publish(*, source: KnowledgeSource) -> KnowledgeSource:
+    """The owner's "publish anyway": the held version replaces the serving one, unchecked."""
+    with _source_lock(source.pk) as acquired:
+        review = SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).first()
+        source = (KnowledgeSource.objects.for_business(source.business_id).select_related("assistant")
+                  .filter(pk=source.pk).first())
+        if not acquired or review is None or source is None or source.status != Status.NEEDS_REVIEW:
+            raise ApplicationError("nothing_to_review", "This source has no version waiting for review.", status=409)
+        drafts = [ChunkDraft(**d) for d in review.drafts]
+        catalog = ParsedCatalog(items=review.catalog_items) if review.catalog_items is not None else None
+        item_ids = [uuid.UUID(i) for i in review.item_ids] if review.item_ids else None
+        _store(source, drafts, review.vectors, model=review.embedding_model, catalog=catalog, item_ids=item_ids,
+               checked=False)
+    source.refresh_from_db()
+    return source
+
+
+def source_discard(*, source: KnowledgeSource) -> KnowledgeSource:
+    """The owner's "discard": the held version is dropped and the content that serves is put back
+    (a new source that never served ends ``failed``, saying so)."""
+    with _source_lock(source.pk) as acquired, transaction.atomic():
+        locked = KnowledgeSource.objects.for_business(source.business_id).select_for_update().filter(
+            pk=source.pk).first()
+        if not acquired or locked is None or locked.status != Status.NEEDS_REVIEW:
+            raise ApplicationError("nothing_to_review", "This source has no version waiting for review.", status=409)
+        SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).delete()
+        changes: dict = {"previous_input": None, "updated_at": timezone.now()}
+        previous = locked.previous_input or {}
+        for name in ("text", "faq_pairs", "file_name", "content_type", "size_bytes"):
+            if name in previous:
+                changes[name] = previous[name]
+        upload = SourceFile.objects.for_business(source.business_id).filter(source_id=source.pk).first()
+        if upload is not None and upload.previous_data is not None:
+            upload.data, upload.previous_data = upload.previous_data, None
+            upload.save(update_fields=["data", "previous_data", "updated_at"])
+        if locked.content_hash:  # a version served before: it still does
+            changes.update(status=Status.READY, error="", error_code="")
+        else:
+            changes.update(status=Status.FAILED, error_code="discarded", error=(
+                "You discarded this source's first version, so nothing from it is used. Edit it and resync, "
+                "or delete it."))
+        KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(**changes)
+    source.refresh_from_db()
+    return source

@@ -26,7 +26,8 @@ from assistants.models import (
     UnansweredQuestion,
     UnansweredTopic,
 )
-from assistants.unanswered.selectors import topic_question
+from assistants.regression.services import knowledge_tests_from_topic
+from assistants.unanswered.selectors import topic_examples_attach, topic_question
 from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
 from inference import providers
@@ -265,6 +266,10 @@ def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None) -> Knowle
         locked.status, locked.answered_at = UnansweredTopic.Status.ANSWERED, timezone.now()
         locked.answered_by, locked.faq_source = by_user, source
         locked.save(update_fields=["status", "answered_at", "answered_by", "faq_source", "updated_at"])
+        # Its example questions become knowledge tests, so a later upload cannot quietly break
+        # the answer (assistants/regression/).
+        [with_examples] = topic_examples_attach([locked])
+        knowledge_tests_from_topic(topic=locked, answer=text, questions=with_examples.examples or [question])
     for name in ("status", "answered_at", "answered_by_id", "faq_source_id", "updated_at"):
         setattr(topic, name, getattr(locked, name))
     return source

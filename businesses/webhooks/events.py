@@ -10,4 +10,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "source.failed",
     "subscription.updated",
     "message.rated",
+    "source.needs_review",
 )

@@ -65,3 +65,7 @@ CATALOG_MAX_ITEMS = env.int("CATALOG_MAX_ITEMS", default=2000)  # items one answ
 # centroid is at least this cosine-similar, else it opens a topic. Measured for all-MiniLM-L6-v2
 # (docs/unanswered.md "Grouping"); another embedding model needs its own value.
 UNANSWERED_TOPIC_SIMILARITY = env.float("UNANSWERED_TOPIC_SIMILARITY", default=0.65)
+# Knowledge tests (docs/knowledge-tests.md): at most this many per assistant, all answered before
+# every new version of a source is published; the model answers this many of them at once.
+KNOWLEDGE_TESTS_MAX = env.int("KNOWLEDGE_TESTS_MAX", default=200)
+KNOWLEDGE_TESTS_CONCURRENCY = env.int("KNOWLEDGE_TESTS_CONCURRENCY", default=4)
