@@ -128,8 +128,8 @@ def knowledge_test_delete(*, test: KnowledgeTest) -> None:
 
 
 # Facts an owner's or a staff member's answer states that an automatic test can check: amounts,
-# times, dates, phone numbers (anything with a digit), as written.
-_FACT = re.compile(r"(?:[€$£¥]\s?)?\d[\d.,:/\-–]*(?: \d[\d.,:/\-–]*)*"
+# times, dates, phone numbers (runs of digits, with their currency or unit), as written.
+_FACT = re.compile(r"(?:[€$£¥]\s?)?\d(?:[\d.,:/\-–]*\d)?(?: \d(?:[\d.,:/\-–]*\d)?)*"
                    r"(?:\s?(?:€|eur\b|euros?\b|usd\b|am\b|pm\b|元|块))?", re.IGNORECASE)
 
 
