@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from businesses.api.ratelimit import hit as rate_limit_hit
 from businesses.authentication import api_key_resolve, bearer_token
 from businesses.models import ApiKey
+from config.bodylimit import payload_too_large_body
 from config.errors import ApplicationError, NotFoundError, error_response
 
 
@@ -79,7 +80,8 @@ def json_body(request, *, max_bytes: int | None = None) -> dict:
     try:
         raw = request.body
     except RequestDataTooBig as exc:
-        raise ApplicationError("request_too_large", "The request body is too large.", status=413) from exc
+        body = payload_too_large_body(settings.MAX_JSON_BODY_BYTES)["error"]
+        raise ApplicationError(body["code"], body["message"], status=413, details=body["details"]) from exc
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:

@@ -21,7 +21,7 @@ def test_ten_megabyte_body_is_413(tenant, path):
     body = json.dumps({"name": "x" * (10 * 1024 * 1024)})
     response = tenant.client().post(path, data=body, content_type="application/json")
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "request_too_large"
+    assert response.json()["error"]["code"] == "payload_too_large"
 
 
 @pytest.mark.django_db

@@ -69,7 +69,7 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
         assert sent.status_code == 201 and sent.json()["message"]["content"] == "Are you open on Sunday?"
         too_big = httpx.post(f"{base}/api/v1/api-keys", headers=json_headers,
                              content=chunked({"name": "x" * (2 * 1024 * 1024)}), timeout=30)
-        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_too_large"
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
         # Two pipelined requests on one connection, the second asking to close it: both answers
         # whole and in order, then the end of the stream.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
