@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 
 from asgiref.sync import sync_to_async
@@ -19,6 +18,7 @@ from businesses.authentication import api_key_resolve, bearer_token
 from businesses.models import ApiKey
 from config.bodylimit import payload_too_large_body
 from config.errors import ApplicationError, NotFoundError, error_response
+from config.jsonlimits import JsonTooDeep, json_loads_limited
 
 
 class TenantAPIView(APIView):
@@ -83,7 +83,10 @@ def json_body(request, *, max_bytes: int | None = None) -> dict:
         body = payload_too_large_body(settings.MAX_JSON_BODY_BYTES)["error"]
         raise ApplicationError(body["code"], body["message"], status=413, details=body["details"]) from exc
     try:
-        data = json.loads(raw or b"null")
+        data = json_loads_limited(raw or b"null")
+    except JsonTooDeep as exc:
+        raise ApplicationError("malformed_request", str(exc), status=400,
+                               details={"max_depth": exc.limit}) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApplicationError("malformed_request", f"The body is not valid JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):

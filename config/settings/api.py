@@ -6,7 +6,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["businesses.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["businesses.permissions.IsSecretKey"],
     "DEFAULT_THROTTLE_CLASSES": ["businesses.api.ratelimit.ApiKeyRateLimit"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.jsonlimits.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "businesses.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -41,6 +41,9 @@ SPECTACULAR_SETTINGS = {
         "UnansweredTopicStatusEnum": "assistants.models.UnansweredTopic.Status",
     },
 }
+
+# JSON bodies nested deeper than this are a 400 (config/jsonlimits.py).
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)
 
 # Rate limits, in the `limits` library's notation ("N per minute").
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)

@@ -60,3 +60,29 @@ def test_invalid_cursor_is_a_clean_error(tenant):
     response = tenant.client().get("/api/v1/assistants?cursor=%%%garbage")
     assert 400 <= response.status_code < 500
     assert "error" in response.json()
+
+
+DEEP = '{"name": ' + "[" * 1000 + "]" * 1000 + "}"  # 2 KB, a thousand levels
+
+
+@pytest.mark.django_db(transaction=True)  # the async views read the database from other threads
+def test_json_nested_a_thousand_levels_is_400_on_every_parser(tenant):
+    api = tenant.client()
+    conversation = api.post(f"/api/v1/assistants/{tenant.assistant.pk}/conversations", {}, format="json").json()
+    for method, path in [("patch", f"/api/v1/assistants/{tenant.assistant.pk}"),
+                         ("post", f"/api/v1/assistants/{tenant.assistant.pk}/sources"),
+                         ("post", f"/api/v1/conversations/{conversation['id']}/messages"),
+                         ("post", "/v1/chat/completions")]:
+        response = getattr(api, method)(path, data=DEEP, content_type="application/json")
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()["error"]["code"] == "malformed_request", path
+        assert "nested more than 32 levels" in response.json()["error"]["message"], path
+
+
+@pytest.mark.django_db
+def test_json_nested_past_the_limit_but_parseable_is_400(tenant):
+    body = '{"name": ' + "[" * 40 + "]" * 40 + "}"
+    response = tenant.client().patch(f"/api/v1/assistants/{tenant.assistant.pk}", data=body,
+                                     content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_request"
