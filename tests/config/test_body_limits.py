@@ -4,42 +4,20 @@ runs it): a plain client that sends the whole body reads a 413 in the error shap
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import free_port, make_tenant, subprocess_env
+from tests.conftest import gunicorn_server, make_tenant
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 THIRTY_MB = 30 * 1024 * 1024
 
 
 @pytest.fixture
 def production_server(transactional_db):
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
-         "--workers", "1", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with gunicorn_server() as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def urllib_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
