@@ -61,12 +61,13 @@ class ConversationListView(TenantAPIView):
                                      "assistant handed the question to a person)."),
     ], responses=ConversationSerializer(many=True), summary="The inbox")
     def get(self, request):
-        state = request.query_params.get("state") or None
-        grounding = request.query_params.get("grounding") or None
-        if state and state not in Conversation.State.values:
+        state = request.query_params.get("state")
+        grounding = request.query_params.get("grounding")
+        # An empty ?state= is a mistake (a form sent unfilled), not "any state".
+        if state is not None and state not in Conversation.State.values:
             raise ApplicationError("validation_error", "state must be bot, handoff or closed.",
                                    details={"fields": {"state": ["Unknown state."]}})
-        if grounding and grounding not in Message.Grounding.values:
+        if grounding is not None and grounding not in Message.Grounding.values:
             raise ApplicationError("validation_error", "grounding must be catalog, hours, passages or none.",
                                    details={"fields": {"grounding": ["Unknown grounding."]}})
         queryset = conversation_list(business=self.business, state=state, grounding=grounding)

@@ -28,6 +28,10 @@ class TenantAPIView(APIView):
     exist, so its existence is never confirmed.
     """
 
+    # What ``paginate`` uses; naming it here also tells drf-spectacular that a list response
+    # (``responses=X(many=True)``) is the {results, next} page, with its cursor and limit.
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
+
     @property
     def business(self):
         return self.request.business
@@ -44,7 +48,7 @@ class TenantAPIView(APIView):
 
     def paginate(self, queryset, serializer_class) -> Response:
         """One page of ``queryset`` in the contract's list shape."""
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 

@@ -86,3 +86,21 @@ def test_json_nested_past_the_limit_but_parseable_is_400(tenant):
                                      content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["state=", "grounding=", "state=nope"])
+def test_an_empty_or_unknown_inbox_filter_is_400(tenant, query):
+    response = tenant.client().get(f"/api/v1/conversations?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.django_db
+def test_a_900_kilobyte_persona_is_refused_with_its_limit(tenant):
+    api = tenant.client()
+    response = api.patch(f"/api/v1/assistants/{tenant.assistant.pk}", {"persona": "x" * 900_000}, format="json")
+    assert response.status_code == 400
+    assert "persona" in response.json()["error"]["details"]["fields"]
+    assert api.patch(f"/api/v1/assistants/{tenant.assistant.pk}", {"persona": "x" * 2000},
+                     format="json").status_code == 200
