@@ -37,6 +37,8 @@ MIDDLEWARE = [
     # CORS for the web widget's endpoints only, before anything that could answer first.
     "assistants.channels.cors.WidgetCorsMiddleware",
     "config.middleware.SecurityMiddleware",
+    # The Content-Security-Policy on every response (config/security.py), sync and async views.
+    "config.security.SecurityHeadersMiddleware",
     "config.middleware.SessionMiddleware",
     "config.middleware.LocaleMiddleware",
     "config.middleware.CommonMiddleware",
@@ -45,6 +47,15 @@ MIDDLEWARE = [
     "config.middleware.MessageMiddleware",
     "config.middleware.XFrameOptionsMiddleware",
 ]
+
+# The HTML pages' Content-Security-Policy; "{nonce}" becomes each response's nonce
+# (request.csp_nonce). Styles may be inline (the pages' style attributes, the widget's styles
+# in its shadow root); scripts only from this origin or with the nonce. frame-ancestors 'self':
+# the dashboard frames its own widget preview and no other site may frame any page.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"))
 
 # Django's checks for its own middleware classes by dotted path; config/middleware.py has
 # subclasses of them and the same checks for those.
