@@ -30,6 +30,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "assistants.chat.openapi.add_async_endpoints",  # the async chat views DRF cannot describe
+        "config.openapi.add_error_responses",  # the errors any request can get (config/openapi.py)
     ],
     # Several fields are called "kind"; name each choice set so the schema is stable.
     "ENUM_NAME_OVERRIDES": {
