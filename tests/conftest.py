@@ -259,7 +259,7 @@ def gunicorn_server(*, log: Path | None = None, **env: str) -> Iterator[str]:
     output = open(log, "w") if log else subprocess.DEVNULL
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
-         "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+         "--workers", "1", "--bind", f"127.0.0.1:{port}", *(["--access-logfile", "-"] if log else [])],
         cwd=ROOT, env=subprocess_env(**env), stdout=output, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
