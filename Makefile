@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: demo test lint bench-api install install-dev redis vllm-venv browser messages
+.PHONY: demo test lint licenses bench-api install install-dev redis vllm-venv browser messages
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,11 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-test: install-dev redis lint vllm-venv browser messages
+# No installed dependency under a licence that forbids a hosted service (AGPL, SSPL, BUSL, ...).
+licenses: install-dev
+	$(PY) .ci/licenses.py
+
+test: install-dev redis lint licenses vllm-venv browser messages
 	$(PY) -m pytest
 
 bench-api: install-dev

@@ -109,6 +109,9 @@ class KnowledgeSource(TenantModel):
     content_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker processing the source writes now() here every INGEST_HEARTBEAT_SECONDS; a
+    # "processing" source whose heartbeat stopped lost its worker, and the sweep re-queues it.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When the work was last handed to a worker; the sweep re-queues what no worker took.
     queued_at = models.DateTimeField(null=True, blank=True)
     # The content now serving, kept when a resync brings new content and until the new version is

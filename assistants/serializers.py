@@ -158,6 +158,10 @@ class AssistantSerializer(StrictModelSerializer):
             "allowed_origins", "widget_color", "widget_position", "widget_launcher_text", "created_at", "updated_at",
         )
         read_only_fields = ("id", "slug", "created_at", "updated_at")
+        # The prompt carries persona and instructions on every answer: a few paragraphs each
+        # (docs/api.md "Field limits").
+        extra_kwargs = {"persona": {"max_length": 2000}, "instructions": {"max_length": 4000},
+                        "model_override": {"max_length": 200}}
 
 
 class ReviewFailureSerializer(serializers.Serializer):

@@ -187,11 +187,20 @@ def source_delete(*, source: KnowledgeSource) -> None:
 
 
 def sources_sweep() -> int:
-    """Re-queue sources abandoned by a dead worker or never picked up; returns how many."""
-    stale = timezone.now() - timedelta(seconds=settings.INGEST_STALE_AFTER_SECONDS)
+    """Re-queue sources abandoned by a dead worker or never picked up; returns how many.
+
+    A processing source is abandoned when its heartbeat (assistants/ingestion/pipeline.py) is
+    older than INGEST_HEARTBEAT_STALE_SECONDS: the worker died, so it is re-queued within a
+    minute. A re-queued task never runs beside a live one: the pipeline's advisory lock is held
+    by the live worker's connection (and released by Postgres when a dead worker's closes)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.INGEST_STALE_AFTER_SECONDS)
+    silent = now - timedelta(seconds=settings.INGEST_HEARTBEAT_STALE_SECONDS)
+    processing = Q(status=KnowledgeSource.Status.PROCESSING)
     abandoned = (
         KnowledgeSource.objects.unscoped()  # the sweep serves every tenant
-        .filter(Q(status=KnowledgeSource.Status.PROCESSING, processing_started_at__lt=stale)
+        .filter((processing & Q(heartbeat_at__lt=silent))
+                | (processing & Q(heartbeat_at__isnull=True, processing_started_at__lt=stale))
                 | Q(status=KnowledgeSource.Status.PENDING, queued_at__lt=stale))
         .only("pk", "business_id")
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +23,7 @@ from businesses.api.ratelimit import SignupIpRateLimit
 from businesses.api.views import TenantAPIView
 from businesses.serializers import BusinessSerializer, SignupResponseSerializer, SignupSerializer
 from config.errors import ApplicationError
+from config.jsonlimits import JSONParser
 
 
 # Here, not in businesses: sign-up creates the business's first assistant too.

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.urls import Resolver404, resolve
 
+from config.bodylimit import BodyLimitMiddleware
+
 django_asgi = get_asgi_application()
 
 from config.wsgi import application as django_wsgi  # noqa: E402  (after Django is set up)
@@ -35,8 +37,12 @@ def is_async_view(path: str) -> bool:
     return iscoroutinefunction(view) or getattr(getattr(view, "view_class", None), "view_is_async", False)
 
 
-async def application(scope, receive, send):
+async def route(scope, receive, send):
     if scope["type"] == "http" and not is_async_view(scope["path"]):
         await sync_views(scope, receive, send)
     else:
         await django_asgi(scope, receive, send)
+
+
+# Body limits before either handler reads a byte (config/bodylimit.py).
+application = BodyLimitMiddleware(route)

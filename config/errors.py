@@ -11,12 +11,15 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from config.bodylimit import payload_too_large_body
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        return Response(error_body("request_too_large", "The request body is too large."),
+        return Response(payload_too_large_body(settings.MAX_JSON_BODY_BYTES),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
@@ -138,8 +141,8 @@ def _wants_page(request: HttpRequest) -> bool:
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         if _wants_page(request):
-            return _page(request, 413, _("The upload is too large."), "request_too_large")
-        return error_response("request_too_large", "The request body is too large.", status=413)
+            return _page(request, 413, _("The upload is too large."), "payload_too_large")
+        return JsonResponse(payload_too_large_body(settings.MAX_JSON_BODY_BYTES), status=413)
     if _wants_page(request):
         return _page(request, 400, _("The request could not be understood."), "bad_request")
     return error_response("bad_request", "The request could not be understood.", status=400)

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from assistants.channels.widget import WidgetConfigView, demo_page, widget_js
 from assistants.chat.views import openai_chat_completions
@@ -28,7 +28,8 @@ urlpatterns = [
     path("billing/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("channels/whatsapp/", include("assistants.channels.whatsapp.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its init script as a file: the docs page works under the CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -6,40 +6,22 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from businesses.accounts import login_blocked, login_failed
-from businesses.api.ratelimit import client_ip
+from businesses.forms import LoginLimitMixin
 from businesses.models import Membership
 from businesses.roles import ROLE_LABELS
 
 
-class SignInForm(AuthenticationForm):
+class SignInForm(LoginLimitMixin, AuthenticationForm):
     """Django's sign-in form with the email as the user name and a rate limit on failures."""
 
     username = forms.EmailField(label=_("Email"), max_length=150,
                                 widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
-    throttled = False
     error_messages = {
         "invalid_login": _("That email and password do not match an account. The password is case-sensitive."),
         "inactive": _("This account is inactive."),
     }
-
-    def clean(self):
-        ip = client_ip(self.request) if self.request is not None else "unknown"
-        email = (self.data.get("username") or "").strip().lower()
-        wait = login_blocked(ip=ip, email=email)
-        if wait is not None:
-            self.throttled = True
-            raise ValidationError(_("Too many sign-in attempts. Try again in %(minutes)s minutes."),
-                                  code="throttled", params={"minutes": max(1, round(wait / 60))})
-        self.cleaned_data["username"] = email
-        try:
-            return super().clean()
-        except ValidationError:
-            login_failed(ip=ip, email=email)
-            raise
 
 
 class SignupForm(forms.Form):

@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -230,8 +231,9 @@ def live_api(transactional_db) -> Iterator[LiveServer]:
 
     from config.asgi import application
 
+    # No proxy headers, as gunicorn.conf.py: the client's address is the socket's peer.
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
+                                           lifespan="off", proxy_headers=False))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     for _ in range(200):
@@ -244,6 +246,38 @@ def live_api(transactional_db) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def gunicorn_server(*, log: Path | None = None, **env: str) -> Iterator[str]:
+    """The production server as `make demo` runs it (gunicorn with ./gunicorn.conf.py, uvicorn
+    workers, config.asgi) on a free loopback port, with ``env`` on top of the test settings;
+    yields its base URL once /healthz answers. ``log`` collects its stdout and stderr."""
+    import httpx
+
+    port = free_port()
+    output = open(log, "w") if log else subprocess.DEVNULL
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application",
+         "--workers", "1", "--bind", f"127.0.0.1:{port}", *(["--access-logfile", "-"] if log else [])],
+        cwd=ROOT, env=subprocess_env(**env), stdout=output, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited with {server.returncode}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        if log:
+            output.close()
 
 
 # --------------------------------------------------------------------------- a real SMTP server

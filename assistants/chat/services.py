@@ -177,11 +177,19 @@ class Sent:
     answer: Message | None  # an existing answer (replay), or None
     replayed: bool
     needs_answer: bool
+    quota_reserved: bool = False  # reserve_quota: the answer's message is reserved already
+    quota: QuotaContext | None = None  # the period it was reserved in
 
 
-def message_send(*, conversation: Conversation, content: str, idempotency_key: str | None) -> Sent:
+def message_send(*, conversation: Conversation, content: str, idempotency_key: str | None,
+                 reserve_quota: bool = False) -> Sent:
     """Save the customer message (committed before anything slow). With an Idempotency-Key a
-    retry finds the first message instead of adding a second one."""
+    retry finds the first message instead of adding a second one.
+
+    ``reserve_quota``: a new message that the assistant will answer first reserves one message
+    of the plan's allowance, in the same transaction, so a 402 ``quota_exceeded`` keeps nothing
+    and a client's retry makes no duplicate (the API). Without it the message is kept even when
+    the answer is refused (WhatsApp: a person answers it instead)."""
     with transaction.atomic():
         locked = (Conversation.objects.for_business(conversation.business_id).select_for_update(of=("self",))
                   .select_related("assistant__business").get(pk=conversation.pk))
@@ -203,6 +211,11 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
         if locked.state == Conversation.State.CLOSED:
             raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
                                    status=409)
+        will_answer = locked.state == Conversation.State.BOT and not (
+            locked.channel in HANDOFF_NOTIFY_CHANNELS and asks_for_person(content))
+        quota_reserved = reserve_quota and will_answer
+        # Raises 402 before anything is written; the reservation commits with the message.
+        quota = message_quota_reserve(business_id=conversation.business_id) if quota_reserved else None
         now = timezone.now()
 
         def create() -> Message:
@@ -226,7 +239,8 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
                 and asks_for_person(content)):
             # "Can I talk to a person?" is not a question for the model: a person takes over.
             locked = conversation_handoff(conversation=locked, reason="customer_request")
-    return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT)
+    return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT,
+                quota_reserved=quota_reserved, quota=quota)
 
 
 def staff_message_send(*, conversation: Conversation, content: str) -> Message:
@@ -271,15 +285,20 @@ class Prepared:
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
-                   history: list[ChatMessage] | None = None, first_answer: bool = False) -> Prepared:
+                   history: list[ChatMessage] | None = None, first_answer: bool = False,
+                   sent: Sent | None = None) -> Prepared:
     """Reserve one message of the plan's allowance (402 when it is used up; the customer message
-    stays saved), create (or reset a failed) pending answer, retrieve passages, build the prompt.
+    stays saved) unless ``sent`` reserved it already (``message_send(reserve_quota=True)``),
+    create (or reset a failed) pending answer, retrieve passages, build the prompt.
     ``history`` replaces the stored one (the OpenAI-compatible endpoint sends its own).
     ``first_answer``: the customer message was just saved by this caller (not a replay), so
     it has no answer yet and none needs locking."""
     started = time.perf_counter()
     assistant = conversation.assistant
-    quota = message_quota_reserve(business_id=conversation.business_id)
+    if sent is not None and sent.quota_reserved:
+        quota = sent.quota
+    else:
+        quota = message_quota_reserve(business_id=conversation.business_id)
     try:
         if first_answer:
             answer = Message.objects.unscoped().create(

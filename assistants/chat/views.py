@@ -9,6 +9,7 @@ import time
 import uuid
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.http import JsonResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -60,12 +61,13 @@ class ConversationListView(TenantAPIView):
                                      "assistant handed the question to a person)."),
     ], responses=ConversationSerializer(many=True), summary="The inbox")
     def get(self, request):
-        state = request.query_params.get("state") or None
-        grounding = request.query_params.get("grounding") or None
-        if state and state not in Conversation.State.values:
+        state = request.query_params.get("state")
+        grounding = request.query_params.get("grounding")
+        # An empty ?state= is a mistake (a form sent unfilled), not "any state".
+        if state is not None and state not in Conversation.State.values:
             raise ApplicationError("validation_error", "state must be bot, handoff or closed.",
                                    details={"fields": {"state": ["Unknown state."]}})
-        if grounding and grounding not in Message.Grounding.values:
+        if grounding is not None and grounding not in Message.Grounding.values:
             raise ApplicationError("validation_error", "grounding must be catalog, hours, passages or none.",
                                    details={"fields": {"grounding": ["Unknown grounding."]}})
         queryset = conversation_list(business=self.business, state=state, grounding=grounding)
@@ -188,8 +190,10 @@ async def conversation_messages(request, key, pk):
         staff = await db(services.staff_message_send)(conversation=conversation, content=content)
         return JsonResponse({"message": message_dict(staff), "answer": None}, status=201)
 
+    # A message refused for the plan's quota (402) is not kept, so a retry adds no duplicate.
     sent = await db(services.message_send)(conversation=conversation, content=content,
-                                           idempotency_key=request.headers.get("Idempotency-Key") or None)
+                                           idempotency_key=request.headers.get("Idempotency-Key") or None,
+                                           reserve_quota=True)
     streaming = "text/event-stream" in request.headers.get("Accept", "")
     if not sent.needs_answer:
         # Handoff (a person answers), or the replay of an answered message.
@@ -199,7 +203,7 @@ async def conversation_messages(request, key, pk):
         return JsonResponse(body, status=200 if sent.replayed else 201)
 
     prepared = await db(services.answer_prepare)(conversation=sent.conversation, customer=sent.customer,
-                                                 first_answer=not sent.replayed)
+                                                 first_answer=not sent.replayed, sent=sent)
     events = services.answer_events(prepared)
     if streaming:
         return _stream(sent.customer, events)
@@ -280,14 +284,15 @@ def _openai_start(business, key, data: dict):
     assistant = _assistant_by_model(business, model)
     history = [ChatMessage(role=m["role"], content=m["content"]) for m in messages[:-1]
                if m["role"] in ("user", "assistant")]
-    conversation, _ = services.conversation_start(assistant=assistant, key=key,
-                                                  channel=Conversation.Channel.OPENAI,
-                                                  external_id=str(data.get("user") or "")[:200])
-    conversation.assistant = assistant
-    sent = services.message_send(conversation=conversation, content=messages[-1]["content"][:8000],
-                                 idempotency_key=None)
+    with transaction.atomic():  # refused for the quota (402): neither the conversation nor the message is kept
+        conversation, _ = services.conversation_start(assistant=assistant, key=key,
+                                                      channel=Conversation.Channel.OPENAI,
+                                                      external_id=str(data.get("user") or "")[:200])
+        conversation.assistant = assistant
+        sent = services.message_send(conversation=conversation, content=messages[-1]["content"][:8000],
+                                     idempotency_key=None, reserve_quota=True)
     return assistant, services.answer_prepare(conversation=sent.conversation, customer=sent.customer,
-                                              history=history, first_answer=True)
+                                              history=history, first_answer=True, sent=sent)
 
 
 @async_api_view(methods=("POST",), secret_only=True)

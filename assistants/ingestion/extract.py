@@ -249,7 +249,7 @@ def decode_text(*, data: bytes, name: str) -> str:
 
 def _extract_pdf(data: bytes, *, name: str, max_pages: int, max_chars: int) -> Document:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
 
     corrupt = IngestionError(
         "corrupt_pdf",
@@ -291,7 +291,21 @@ def _extract_pdf(data: bytes, *, name: str, max_pages: int, max_chars: int) -> D
     total = 0
     for number in range(1, page_count + 1):
         try:
-            raw = reader.pages[number - 1].extract_text() or ""
+            page = reader.pages[number - 1]
+            # pypdf stops unpacking a stream past its limit (75 MB) and extract_text then returns
+            # nothing, which would read as a scanned page. Unpacking the contents first (pypdf keeps
+            # the result for extract_text) tells a decompression bomb apart.
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()
+            raw = page.extract_text() or ""
+        except LimitReachedError as exc:
+            raise IngestionError(
+                "pdf_expands_too_much",
+                f"Page {number} of {name} unpacks to far more data than any document page holds (over "
+                "75 MB), so it was not read: the file may be built to overload readers. Print or export "
+                "it again as a normal PDF and upload the new file.",
+            ) from exc
         except Exception:  # a broken page should not lose the others
             logger.info("pdf page %s of %s could not be read", number, name, exc_info=True)
             raw = ""

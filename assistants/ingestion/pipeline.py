@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,6 +76,32 @@ def _source_lock(source_id) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+@contextmanager
+def _heartbeat(source: KnowledgeSource) -> Iterator[None]:
+    """Write the source's ``heartbeat_at`` every INGEST_HEARTBEAT_SECONDS from a thread while
+    the pipeline runs: it beats through long steps (a big PDF, an embedding batch) and stops
+    the moment the worker process dies, which is what the sweep looks for."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.INGEST_HEARTBEAT_SECONDS):
+                KnowledgeSource.objects.for_business(source.business_id).filter(
+                    pk=source.pk, status=Status.PROCESSING).update(heartbeat_at=timezone.now())
+        except Exception:  # a lost beat only makes a re-queue early; the advisory lock keeps it safe
+            logger.warning("heartbeat of source %s stopped", source.pk, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{source.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def source_ingest(
     *, business_id, source_id, final_attempt: bool = True, embedder_factory: Callable = configured_embedder
 ) -> None:
@@ -101,13 +128,15 @@ def source_ingest(
             status=Status.PROCESSING,
             attempts=F("attempts") + 1,
             processing_started_at=timezone.now(),
+            heartbeat_at=timezone.now(),
             progress=5,
             error="",
             error_code="",
             updated_at=timezone.now(),
         )
         try:
-            _run(source, embedder_factory=embedder_factory)
+            with _heartbeat(source):
+                _run(source, embedder_factory=embedder_factory)
         except IngestionError as exc:
             if exc.transient and not final_attempt:
                 _set(source, status=Status.PENDING, error=f"Retrying: {exc.message}", error_code=exc.code)

@@ -30,8 +30,8 @@ class TopicListView(TenantAPIView):
                    summary="Questions the assistant could not answer, grouped into topics (most asked first)")
     def get(self, request, pk):
         assistant = self.get_scoped(Assistant, pk, what="assistant")
-        state = request.query_params.get("status") or None
-        if state and state not in UnansweredTopic.Status.values:
+        state = request.query_params.get("status")
+        if state is not None and state not in UnansweredTopic.Status.values:
             raise ApplicationError("validation_error", "status must be open or answered.",
                                    details={"fields": {"status": ["Unknown status."]}})
         paginator = self.pagination_class()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 
 from asgiref.sync import sync_to_async
@@ -17,7 +16,9 @@ from rest_framework.views import APIView
 from businesses.api.ratelimit import hit as rate_limit_hit
 from businesses.authentication import api_key_resolve, bearer_token
 from businesses.models import ApiKey
+from config.bodylimit import payload_too_large_body
 from config.errors import ApplicationError, NotFoundError, error_response
+from config.jsonlimits import JsonTooDeep, json_loads_limited
 
 
 class TenantAPIView(APIView):
@@ -26,6 +27,10 @@ class TenantAPIView(APIView):
     An object of another business is a 404, exactly like one that does not
     exist, so its existence is never confirmed.
     """
+
+    # What ``paginate`` uses; naming it here also tells drf-spectacular that a list response
+    # (``responses=X(many=True)``) is the {results, next} page, with its cursor and limit.
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS
 
     @property
     def business(self):
@@ -43,7 +48,7 @@ class TenantAPIView(APIView):
 
     def paginate(self, queryset, serializer_class) -> Response:
         """One page of ``queryset`` in the contract's list shape."""
-        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -79,9 +84,13 @@ def json_body(request, *, max_bytes: int | None = None) -> dict:
     try:
         raw = request.body
     except RequestDataTooBig as exc:
-        raise ApplicationError("request_too_large", "The request body is too large.", status=413) from exc
+        body = payload_too_large_body(settings.MAX_JSON_BODY_BYTES)["error"]
+        raise ApplicationError(body["code"], body["message"], status=413, details=body["details"]) from exc
     try:
-        data = json.loads(raw or b"null")
+        data = json_loads_limited(raw or b"null")
+    except JsonTooDeep as exc:
+        raise ApplicationError("malformed_request", str(exc), status=400,
+                               details={"max_depth": exc.limit}) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApplicationError("malformed_request", f"The body is not valid JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):

@@ -6,7 +6,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["businesses.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["businesses.permissions.IsSecretKey"],
     "DEFAULT_THROTTLE_CLASSES": ["businesses.api.ratelimit.ApiKeyRateLimit"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.jsonlimits.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "businesses.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -30,6 +30,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "assistants.chat.openapi.add_async_endpoints",  # the async chat views DRF cannot describe
+        "config.openapi.add_error_responses",  # the errors any request can get (config/openapi.py)
     ],
     # Several fields are called "kind"; name each choice set so the schema is stable.
     "ENUM_NAME_OVERRIDES": {
@@ -41,6 +42,9 @@ SPECTACULAR_SETTINGS = {
         "UnansweredTopicStatusEnum": "assistants.models.UnansweredTopic.Status",
     },
 }
+
+# JSON bodies nested deeper than this are a 400 (config/jsonlimits.py).
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)
 
 # Rate limits, in the `limits` library's notation ("N per minute").
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)

@@ -37,6 +37,8 @@ MIDDLEWARE = [
     # CORS for the web widget's endpoints only, before anything that could answer first.
     "assistants.channels.cors.WidgetCorsMiddleware",
     "config.middleware.SecurityMiddleware",
+    # The Content-Security-Policy on every response (config/security.py), sync and async views.
+    "config.security.SecurityHeadersMiddleware",
     "config.middleware.SessionMiddleware",
     "config.middleware.LocaleMiddleware",
     "config.middleware.CommonMiddleware",
@@ -45,6 +47,15 @@ MIDDLEWARE = [
     "config.middleware.MessageMiddleware",
     "config.middleware.XFrameOptionsMiddleware",
 ]
+
+# The HTML pages' Content-Security-Policy; "{nonce}" becomes each response's nonce
+# (request.csp_nonce). Styles may be inline (the pages' style attributes, the widget's styles
+# in its shadow root); scripts only from this origin or with the nonce. frame-ancestors 'self':
+# the dashboard frames its own widget preview and no other site may frame any page.
+CONTENT_SECURITY_POLICY = env.str("CONTENT_SECURITY_POLICY", default=(
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"))
 
 # Django's checks for its own middleware classes by dotted path; config/middleware.py has
 # subclasses of them and the same checks for those.
@@ -89,9 +100,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# JSON bodies above this are refused with 413 before parsing. File uploads have
-# their own, larger limit (FRONTDESK_MAX_UPLOAD_BYTES).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=1_048_576)
+# Request bodies (config/bodylimit.py): a JSON or form body above MAX_JSON_BODY_BYTES, a
+# multipart one above MAX_UPLOAD_BODY_BYTES (set below, from the upload limit), gets 413
+# before any view reads it. Django's own check is the same number.
+MAX_JSON_BODY_BYTES = env.int("MAX_JSON_BODY_BYTES", default=1_048_576)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
+# An over-size body is read and dropped up to this much, for this long, so a client that sends
+# it whole (no Expect: 100-continue) reads the 413; beyond either the connection is closed.
+BODY_DRAIN_MAX_BYTES = env.int("BODY_DRAIN_MAX_BYTES", default=64 * 1024 * 1024)
+BODY_DRAIN_SECONDS = env.float("BODY_DRAIN_SECONDS", default=30.0)
 
 # prometheus_client's multiprocess mode (several gunicorn workers); the library
 # reads the same variable itself, this copy tells /metrics to aggregate.
@@ -119,6 +136,9 @@ from config.settings.frontdesk import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403
 from config.settings.webhooks import *  # noqa: E402,F403
 from config.settings.whatsapp import *  # noqa: E402,F403
+
+# A multipart body: the largest upload plus room for the form around it.
+MAX_UPLOAD_BODY_BYTES = env.int("MAX_UPLOAD_BODY_BYTES", default=INGEST_MAX_UPLOAD_BYTES + 1_048_576)
 
 # Threads per web process that run the sync views (config/asgi.py); async views need none.
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=4)

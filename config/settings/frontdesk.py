@@ -35,8 +35,15 @@ INGEST_URL_MAX_BYTES = env.int("INGEST_URL_MAX_BYTES", default=5 * 1024 * 1024)
 INGEST_USER_AGENT = env.str("INGEST_USER_AGENT", default="FrontdeskBot/1.0 (+https://frontdesk.example/bot)")
 # Fetching private, loopback or link-local addresses (SSRF). Only tests turn this on.
 INGEST_ALLOW_PRIVATE_URLS = env.bool("INGEST_ALLOW_PRIVATE_URLS", default=False)
-# A source "processing" for longer than this was abandoned by a dead worker: the sweep re-queues it.
+# A source "pending" this long was never picked up (or "processing" with no heartbeat): the sweep
+# re-queues it.
 INGEST_STALE_AFTER_SECONDS = env.int("INGEST_STALE_AFTER_SECONDS", default=900)
+# A worker writes a processing source's heartbeat this often; one silent for
+# INGEST_HEARTBEAT_STALE_SECONDS lost its worker, and the sweep (every INGEST_SWEEP_SECONDS)
+# re-queues it: within a minute with the defaults.
+INGEST_HEARTBEAT_SECONDS = env.float("INGEST_HEARTBEAT_SECONDS", default=10.0)
+INGEST_HEARTBEAT_STALE_SECONDS = env.int("INGEST_HEARTBEAT_STALE_SECONDS", default=40)
+INGEST_SWEEP_SECONDS = env.float("INGEST_SWEEP_SECONDS", default=15.0)
 INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=3)
 EMBEDDINGS_BATCH_SIZE = env.int("EMBEDDINGS_BATCH_SIZE", default=32)
 

@@ -7,6 +7,7 @@ counted per process. Production always sets REDIS_URL.
 
 from config.settings.billing import BILLING_METER_REPORT_INTERVAL
 from config.settings.env import env
+from config.settings.frontdesk import INGEST_SWEEP_SECONDS
 
 
 def redis_services(url: str, *, key_prefix: str = "fd") -> dict:
@@ -70,7 +71,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Periodic jobs (celery beat).
 CELERY_BEAT_SCHEDULE = {
-    "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
+    "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": INGEST_SWEEP_SECONDS},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
 }

@@ -96,3 +96,52 @@ def test_worker_killed_mid_ingestion_never_leaves_the_source_stuck(transactional
     assert final["chunk_count"] > 0
     source = KnowledgeSource.objects.for_business(tenant.business).get(pk=source_id)
     assert source.attempts == 2
+
+
+def test_a_dead_workers_source_is_requeued_by_its_heartbeat_and_never_run_twice(transactional_db, shared_worker,
+                                                                                   settings):
+    """SIGKILL the worker mid-ingestion with the broker's redelivery far off (900 s): the heartbeat
+    stops, the sweep re-queues the source within seconds, and a live worker's source is left alone."""
+    from assistants.services import sources_sweep
+
+    shared_worker.stop()  # this test's workers must be the only consumers
+    settings.INGEST_HEARTBEAT_STALE_SECONDS = 3
+    beating = {"INGEST_HEARTBEAT_SECONDS": "0.5"}
+    tenant = make_tenant("Heartbeat Bistro")
+    api = tenant.client()
+    pages = [f"Page {n}. " + " ".join(f"Dish {n}-{i} is braised with star anise, ginger and soy for {i} hours."
+                                      for i in range(40)) for n in range(60)]
+    first = start_worker("beating-worker", **beating)
+    try:
+        response = api.post(f"/api/v1/assistants/{tenant.assistant.pk}/sources",
+                            {"kind": "file", "file": upload("long.pdf", make_pdf(pages), "application/pdf")},
+                            format="multipart")
+        source_id = response.json()["id"]
+        wait_for(api, source_id, statuses=("processing",), timeout=120)
+        source = KnowledgeSource.objects.for_business(tenant.business).get(pk=source_id)
+        first_beat = source.heartbeat_at
+        deadline = time.monotonic() + 30
+        while source.status == "processing" and source.heartbeat_at == first_beat and time.monotonic() < deadline:
+            time.sleep(0.2)
+            source.refresh_from_db()
+        if source.status == "processing":
+            assert source.heartbeat_at > first_beat  # it beats
+            assert sources_sweep() == 0  # a live worker's source is not re-queued
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(timeout=10)
+    finally:
+        stop_worker(first)
+    assert source.status == "processing", "the PDF finished before the worker could be killed"
+
+    requeued, deadline = 0, time.monotonic() + 30
+    while not requeued and time.monotonic() < deadline:
+        requeued = sources_sweep()
+        time.sleep(0.5)
+    assert requeued == 1
+    second = start_worker("heartbeat-rescue", **beating)  # the default visibility timeout: 900 s
+    try:
+        final = wait_for(api, source_id, timeout=180)
+    finally:
+        stop_worker(second)
+    assert final["status"] == "ready", final
+    assert KnowledgeSource.objects.for_business(tenant.business).get(pk=source_id).attempts == 2

@@ -39,9 +39,38 @@ def test_fifty_concurrent_messages_against_ten_left(live_api):
     assert refused["code"] == "quota_exceeded" and refused["details"]["limit"] == 100
     assert refused["details"]["resets_at"]
     messages = Message.objects.for_business(tenant.business)
-    assert messages.filter(role="customer").count() == 50  # every customer message was kept
+    assert messages.filter(role="customer").count() == 10  # a refused message is not kept
     assert messages.filter(role="assistant", status="complete").count() == 10
     assert UsagePeriod.objects.for_business(tenant.business).get().messages_used == 100
+
+
+def test_a_refused_message_is_not_kept_so_retries_make_no_duplicates(live_api):
+    from assistants.models import Conversation
+
+    tenant = make_tenant("Full Bistro", plan=None)
+    services.message_quota_reserve(business_id=tenant.business.pk)
+    UsagePeriod.objects.for_business(tenant.business).update(messages_used=100)  # Free: all 100 used
+    headers = {"Authorization": f"Bearer {tenant.secret_key}"}
+    cid = httpx.post(f"{live_api.url}/api/v1/assistants/{tenant.assistant.pk}/conversations", json={},
+                     headers=headers).json()["id"]
+    for _ in range(3):  # a client retrying with its Idempotency-Key
+        refused = httpx.post(f"{live_api.url}/api/v1/conversations/{cid}/messages", timeout=30,
+                             json={"content": "Can I bring my dog?"}, headers={**headers, "Idempotency-Key": "k1"})
+        assert refused.status_code == 402 and refused.json()["error"]["code"] == "quota_exceeded"
+    assert not Message.objects.for_business(tenant.business).exists()
+    openai = httpx.post(f"{live_api.url}/v1/chat/completions", headers=headers, timeout=30,
+                        json={"model": str(tenant.assistant.pk), "messages": [{"role": "user", "content": "Hi?"}]})
+    assert openai.status_code == 402
+    assert not Message.objects.for_business(tenant.business).exists()
+    assert Conversation.objects.for_business(tenant.business).count() == 1  # only the one started above
+    # Once the allowance is back, the same retry is answered once.
+    UsagePeriod.objects.for_business(tenant.business).update(messages_used=0)
+    for expected in (201, 200):
+        sent = httpx.post(f"{live_api.url}/api/v1/conversations/{cid}/messages", timeout=30,
+                          json={"content": "Can I bring my dog?"}, headers={**headers, "Idempotency-Key": "k1"})
+        assert sent.status_code == expected, sent.text
+    assert Message.objects.for_business(tenant.business).filter(role="customer").count() == 1
+    assert UsagePeriod.objects.for_business(tenant.business).get().messages_used == 1
 
 
 def test_failed_answer_gives_the_message_back(live_api, settings):

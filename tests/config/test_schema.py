@@ -36,3 +36,18 @@ def test_schema_and_docs_are_served(anon):
     assert response.status_code == 200
     assert "/api/v1/assistants" in response.json()["paths"]
     assert anon.get("/api/docs/").status_code == 200
+
+
+def test_list_endpoints_are_described_as_pages_with_a_cursor():
+    """Every list answers {results, next}; the schema says so (not a bare array), with ?cursor= and ?limit=."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    lists = ["/api/v1/assistants", "/api/v1/api-keys", "/api/v1/conversations", "/api/v1/assistants/{id}/sources",
+             "/api/v1/webhooks"]
+    for path in lists:
+        operation = schema["paths"][path]["get"]
+        body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        ref = body["$ref"].rsplit("/", 1)[-1]
+        component = schema["components"]["schemas"][ref]
+        assert component["type"] == "object" and set(component["required"]) == {"results", "next"}, path
+        assert component["properties"]["results"]["type"] == "array", path
+        assert {p["name"] for p in operation["parameters"]} >= {"cursor", "limit"}, path

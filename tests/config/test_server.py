@@ -69,7 +69,7 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
         assert sent.status_code == 201 and sent.json()["message"]["content"] == "Are you open on Sunday?"
         too_big = httpx.post(f"{base}/api/v1/api-keys", headers=json_headers,
                              content=chunked({"name": "x" * (2 * 1024 * 1024)}), timeout=30)
-        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_too_large"
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
         # Two pipelined requests on one connection, the second asking to close it: both answers
         # whole and in order, then the end of the stream.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -89,3 +89,16 @@ def test_gunicorn_uvicorn_serves_the_api(transactional_db):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_machine_share_no_control_socket(transactional_db, tmp_path):
+    from tests.conftest import gunicorn_server
+
+    home = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}
+    with gunicorn_server(**home) as first, gunicorn_server(**home) as second:
+        assert httpx.get(first + "/healthz", timeout=10).status_code == 200
+        assert httpx.get(second + "/healthz", timeout=10).status_code == 200
+        # gunicorn's default is one control socket per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+        # ~/.gunicorn/gunicorn.ctl); gunicorn.conf.py turns it off, so neither server makes one.
+        assert not list(tmp_path.rglob("*.ctl")), list(tmp_path.rglob("*"))

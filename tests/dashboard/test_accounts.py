@@ -246,3 +246,20 @@ def test_make_demo_prints_the_dashboard_and_a_login_that_works(settings, tmp_pat
     client = Client()
     assert client.post("/app/login/", {"username": email, "password": password}).status_code == 302
     assert b"Golden Dragon" in client.get("/app/inbox/").content
+
+
+@pytest.mark.django_db
+def test_admin_login_has_the_dashboards_sign_in_limit(settings):
+    from django.contrib.auth import get_user_model
+
+    settings.RATELIMIT_LOGIN_PER_ACCOUNT = "3 per 15 minutes"
+    get_user_model().objects.create_superuser("root@example.com", "root@example.com", "the right password 42")
+    client = Client(REMOTE_ADDR="10.2.2.2")
+    for _ in range(3):
+        wrong = client.post("/admin/login/", {"username": "root@example.com", "password": "guess"})
+        assert wrong.status_code == 200 and b"Too many sign-in attempts" not in wrong.content
+    # Over the limit even the right password is refused, and from another address too.
+    blocked = Client(REMOTE_ADDR="10.2.2.3").post("/admin/login/", {"username": "root@example.com",
+                                                                    "password": "the right password 42"})
+    assert blocked.status_code == 200 and b"Too many sign-in attempts" in blocked.content
+    assert "_auth_user_id" not in blocked.wsgi_request.session

@@ -154,3 +154,22 @@ def slow(seconds: float) -> Callable[[BaseHTTPRequestHandler], None]:
             pass  # the client gave up, as intended
 
     return handler
+
+
+def make_pdf_bomb(*, uncompressed_mb: int = 80) -> bytes:
+    """A one-page PDF whose content stream is ``uncompressed_mb`` of Flate-compressed spaces
+    (about 80 KB on disk): past pypdf's 75 MB unpacking limit."""
+    import zlib
+
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    stream = StreamObject()
+    stream._data = zlib.compress(b"BT (Menu) Tj ET " + b" " * (uncompressed_mb * 1_000_000), 9)
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

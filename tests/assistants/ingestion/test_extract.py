@@ -9,7 +9,7 @@ import pytest
 from assistants.ingestion.errors import IngestionError
 from assistants.ingestion.extract import Document, detect_kind, extract_file
 
-from .helpers import make_docx, make_pdf, make_zip_bomb_docx
+from .helpers import make_docx, make_pdf, make_pdf_bomb, make_zip_bomb_docx
 
 
 def extract(data: bytes, filename: str, *, content_type: str | None = None, max_pages: int = 50,
@@ -57,6 +57,12 @@ def test_single_scanned_page_message() -> None:
     error = error_of(make_pdf([None]), "flyer.pdf")
     assert error.code == "scanned_pdf"
     assert "its page has" in error.message
+
+
+def test_decompression_bomb_pdf_has_its_own_error() -> None:
+    error = error_of(make_pdf_bomb(), "menu.pdf")
+    assert error.code == "pdf_expands_too_much"
+    assert "Page 1 of menu.pdf" in error.message and "scanned" not in error.message
 
 
 @pytest.mark.parametrize(
