@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assistants', '0012_unanswered'),
+        ('assistants', '0014_knowledge_tests'),
     ]
 
     operations = [
