@@ -15,6 +15,7 @@ NAV = [
     ("dashboard:unanswered", _("Unanswered"), Capability.KNOWLEDGE),
     ("dashboard:playground", _("Playground"), Capability.ASSISTANT),
     ("dashboard:knowledge", _("Knowledge"), Capability.KNOWLEDGE),
+    ("dashboard:tests", _("Tests"), Capability.KNOWLEDGE),
     ("dashboard:catalog", _("Menu"), Capability.KNOWLEDGE),
     ("dashboard:assistant", _("Assistant"), Capability.ASSISTANT),
     ("dashboard:channels", _("Channels"), Capability.CHANNELS),

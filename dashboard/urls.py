@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import accounts, assistant, business, inbox, knowledge, unanswered
+from dashboard.views import accounts, assistant, business, inbox, knowledge, tests, unanswered
 
 app_name = "dashboard"
 
@@ -27,6 +27,14 @@ urlpatterns = [
     path("knowledge/sources/", knowledge.sources_fragment, name="sources_fragment"),
     path("knowledge/sources/<uuid:pk>/resync/", knowledge.source_resync, name="source_resync"),
     path("knowledge/sources/<uuid:pk>/delete/", knowledge.source_delete, name="source_delete"),
+    path("knowledge/sources/<uuid:pk>/publish/", knowledge.source_review, {"decision": "publish"},
+         name="source_publish"),
+    path("knowledge/sources/<uuid:pk>/discard/", knowledge.source_review, {"decision": "discard"},
+         name="source_discard"),
+    path("tests/", tests.tests, name="tests"),
+    path("tests/results/", tests.tests_fragment, name="tests_fragment"),
+    path("tests/run/", tests.tests_run, name="tests_run"),
+    path("tests/<uuid:pk>/delete/", tests.test_delete, name="test_delete"),
     path("menu/", knowledge.catalog, name="catalog"),
     path("menu/<uuid:pk>/", knowledge.catalog_item, name="catalog_item"),
     path("inbox/", inbox.inbox, name="inbox"),

@@ -16,6 +16,8 @@ LABELS = {
     "state": {"bot": pgettext_lazy("conversation", "Assistant"), "handoff": _("Waiting for a person"),
               "closed": pgettext_lazy("conversation", "Closed")},
     "status": {"pending": _("Waiting"), "processing": _("Reading"), "ready": _("Ready"), "failed": _("Failed"),
+               "needs_review": _("Needs your review"), "passed": _("Passed"), "queued": _("Queued"),
+               "running": _("Running"), "done": _("Done"),
                "succeeded": _("Delivered"), "complete": _("Complete"), "active": _("Active"),
                "trialing": _("Trial"), "past_due": _("Payment overdue"), "canceled": _("Cancelled"),
                "unpaid": _("Unpaid"), "incomplete": _("Incomplete"), "paused": _("Paused")},
@@ -29,6 +31,9 @@ LABELS = {
                "no_answer": _("the assistant had no answer"), "quota_exceeded": _("the plan's messages ran out"),
                "inference_unavailable": _("the model server was unavailable")},
     # Why a question is among the unanswered ones (assistants.models.UnansweredQuestion.Reason).
+    # Where a knowledge test came from (assistants.models.KnowledgeTest.Origin).
+    "origin": {"owner": _("written by you"), "topic": _("from an answered question"),
+               "correction": _("from a staff reply")},
     "unanswered": {"no_answer": _("no answer in the knowledge"), "handoff": _("handed to a person"),
                    "thumbs_down": _("rated down by the customer")},
 }

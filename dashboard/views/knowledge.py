@@ -14,7 +14,8 @@ from assistants import selectors, services
 from assistants.catalog import services as catalog_services
 from assistants.catalog.selectors import catalog_item_list
 from assistants.catalog.serializers import CatalogItemSerializer
-from assistants.models import CatalogItem, KnowledgeSource
+from assistants.ingestion.pipeline import source_discard, source_publish
+from assistants.models import CatalogItem, KnowledgeSource, SourceReview
 from assistants.serializers import SourceCreateSerializer
 from businesses.roles import Capability
 from businesses.selectors import publishable_key_for_widget
@@ -31,6 +32,12 @@ def _sources(request):
 
 def _sources_context(request) -> dict:
     sources = _sources(request)
+    held = [source.pk for source in sources if source.status == KnowledgeSource.Status.NEEDS_REVIEW]
+    reviews = {review.source_id: review for review in
+               SourceReview.objects.for_business(request.business).filter(source_id__in=held)} if held else {}
+    for source in sources:
+        review = reviews.get(source.pk)
+        source.review_failures = review.failures if review is not None else []
     return {"sources": sources, "busy": any(source.status in BUSY for source in sources)}
 
 
@@ -100,6 +107,26 @@ def source_resync(request, pk):
         messages.success(request, _("“%(title)s” is being read again.") % {"title": source.title})
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    return redirect("dashboard:knowledge")
+
+
+@require_POST
+@member_page(Capability.KNOWLEDGE)
+def source_review(request, pk, decision):
+    """The owner's decision on a version the knowledge tests held back: publish it anyway, or
+    discard it and keep what serves."""
+    source = _source(request, pk)
+    try:
+        if decision == "publish":
+            source_publish(source=source)
+            messages.success(request, _("The new version of “%(title)s” is published.") % {"title": source.title})
+        else:
+            source_discard(source=source)
+            messages.success(request, _("The new version of “%(title)s” was discarded; the assistant keeps "
+                                        "answering as before.") % {"title": source.title})
+    except ApplicationError as exc:
+        messages.error(request, _("This source has no version waiting for review.")
+                       if exc.code == "nothing_to_review" else exc.message)
     return redirect("dashboard:knowledge")
 
 

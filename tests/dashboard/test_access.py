@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from assistants.models import Conversation, Message
+from assistants.models import Conversation, KnowledgeTest, Message
 from businesses.models import ApiKey, Membership, WebhookEndpoint
 from businesses.roles import Capability, role_can
 from tests.dashboard.conftest import member, signed_in
@@ -35,6 +35,7 @@ PAGES = {
     "/app/assistant/": Capability.ASSISTANT,
     "/app/assistant/preview/": Capability.ASSISTANT,
     "/app/knowledge/": Capability.KNOWLEDGE,
+    "/app/tests/": Capability.KNOWLEDGE,
     "/app/menu/": Capability.KNOWLEDGE,
     "/app/start/": Capability.KNOWLEDGE,
     "/app/channels/": Capability.CHANNELS,
@@ -98,13 +99,17 @@ def test_other_business_objects_are_404(tenant, rival):
     endpoint = WebhookEndpoint.objects.unscoped().create(business=rival.business, url="https://example.com/h",
                                                          secret_encrypted="x")
     rival_member = Membership.objects.get(business=rival.business)
+    rival_test = KnowledgeTest.objects.unscoped().create(business=rival.business, assistant=rival.assistant,
+                                                         question="Price?")
     client = signed_in(tenant.user)
     gets = [f"/app/inbox/{conversation.pk}/", f"/app/webhooks/{endpoint.pk}/"]
     posts = [f"/app/inbox/{conversation.pk}/reply/", f"/app/inbox/{conversation.pk}/takeover/",
              f"/app/inbox/{conversation.pk}/close/", f"/app/inbox/{conversation.pk}/faq/{staff_reply.pk}/",
              f"/app/knowledge/sources/{source.pk}/resync/", f"/app/knowledge/sources/{source.pk}/delete/",
              f"/app/keys/{key.pk}/revoke/", f"/app/webhooks/{endpoint.pk}/delete/",
-             f"/app/members/{rival_member.pk}/role/", f"/app/members/{rival_member.pk}/remove/"]
+             f"/app/members/{rival_member.pk}/role/", f"/app/members/{rival_member.pk}/remove/",
+             f"/app/knowledge/sources/{source.pk}/publish/", f"/app/knowledge/sources/{source.pk}/discard/",
+             f"/app/tests/{rival_test.pk}/delete/"]
     for path in gets:
         response = client.get(path)
         assert response.status_code == 404, path
@@ -115,7 +120,8 @@ def test_other_business_objects_are_404(tenant, rival):
     key.refresh_from_db()
     assert conversation.state == "bot" and key.revoked_at is None
     assert Message.objects.for_business(rival.business).filter(conversation=conversation).count() == 2
-    assert rival.assistant.sources.filter(pk=source.pk).exists()
+    assert rival.assistant.sources.filter(pk=source.pk, status="ready").exists()
+    assert KnowledgeTest.objects.for_business(rival.business).filter(pk=rival_test.pk).exists()
     assert Membership.objects.filter(pk=rival_member.pk, role=OWNER).exists()
 
 

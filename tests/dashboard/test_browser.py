@@ -494,6 +494,60 @@ def test_owner_answers_an_unanswered_question_and_the_next_customer_gets_the_ans
     assert pages.all_errors() == {}
 
 
+# --------------------------------------------------------------------------- knowledge tests
+
+
+def test_owner_writes_a_test_and_a_menu_upload_that_breaks_it_waits_for_review(live_api, pages):
+    tenant = _restaurant()
+    menu = KnowledgeSource.objects.for_business(tenant.business).get(title="Menu")
+    pages.new_page("owner")
+
+    def owner_writes_a_test(page):
+        _sign_in(page, live_api.url, tenant.user.email)
+        _nav(page).get_by_text("Tests", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Knowledge tests")
+        page.get_by_label("Question").fill("How much is the mapo tofu?")
+        page.get_by_label("The answer must say").fill("12.50")
+        page.get_by_role("button", name="Add the test").click()
+        expect(page.get_by_role("status")).to_contain_text("Test added")
+        expect(page.locator("#tests tbody tr")).to_have_count(1)
+
+    pages.run(owner_writes_a_test, "owner")
+    # A new menu file with another price, uploaded over the API and read as the worker would.
+    response = tenant.client().post(f"/api/v1/sources/{menu.pk}/resync", {
+        "file": upload("menu.csv", kb.MENU_CSV.replace("12.50", "13.80").encode(), "text/csv")}, format="multipart")
+    assert response.status_code == 202, response.content
+    pipeline.source_ingest(business_id=tenant.business.pk, source_id=menu.pk)
+
+    def owner_reviews(page):
+        page.goto(f"{live_api.url}/app/knowledge/")
+        expect(page.locator("#sources .badge.needs_review")).to_have_text("Needs your review")
+        review = page.locator("#sources .review")
+        expect(review).to_contain_text("The new version would break 1 test")
+        review.get_by_text("How much is the mapo tofu?").click()  # opens the details
+        expect(review).to_contain_text("12.50")
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(SCREENSHOTS / f"knowledge-review-{viewport['width']}.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+        review.get_by_role("button", name="Discard the new version").click()
+        expect(page.get_by_role("status")).to_contain_text("was discarded")
+        expect(page.locator("#sources .badge.ready")).to_have_count(3)
+        page.goto(f"{live_api.url}/app/tests/")
+        expect(page.locator("#tests tbody tr .badge")).to_contain_text(["12.50", "Passed"])
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(SCREENSHOTS / f"tests-{viewport['width']}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1 or \
+                viewport is DESKTOP
+        assert page.evaluate(_UNLABELLED) == []
+
+    pages.run(owner_reviews, "owner")
+    prices = {i.name: i.price for i in CatalogItem.objects.for_business(tenant.business)}
+    assert str(prices["Mapo tofu"]) == "12.50"
+    assert pages.all_errors() == {}
+
+
 # --------------------------------------------------------------------------- screenshots
 
 

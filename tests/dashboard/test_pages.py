@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assistants.chat import services as chat
 from assistants.ingestion import pipeline
-from assistants.models import Assistant, CatalogItem, Conversation, KnowledgeSource, Message
+from assistants.models import Assistant, CatalogItem, Conversation, KnowledgeSource, KnowledgeTest, Message
 from businesses.models import ApiKey
 from tests.assistants import kb
 from tests.assistants.conftest import add_source, upload
@@ -271,3 +271,53 @@ def test_the_inbox_says_why_a_conversation_waits(tenant, owner):
     tenant.client().post(f"/api/v1/conversations/{conversation.pk}/release")
     assert tenant.client().post(f"/api/v1/conversations/{conversation.pk}/handoff").status_code == 200
     assert "taken over by staff" in owner.get(f"/app/inbox/{conversation.pk}/").content.decode()
+
+
+def test_tests_page_adds_runs_and_deletes_a_test(tenant, owner, monkeypatch):
+    from assistants.regression import services as regression
+    from assistants.regression.tasks import knowledge_run_task
+
+    add_source(tenant, kind="text", title="Prices", text="The lunch menu costs €14.50 from Monday to Friday.")
+    assert "No tests yet" in owner.get("/app/tests/").content.decode()
+    response = owner.post("/app/tests/", {"question": "How much is the lunch menu?", "must_contain": "€14.50\n",
+                                          "must_not_contain": "€12; €13"})
+    assert response.status_code == 302
+    [test] = KnowledgeTest.objects.for_business(tenant.business)
+    assert test.must_contain == ["€14.50"] and test.must_not_contain == ["€12", "€13"]
+    refused = owner.post("/app/tests/", {"question": " ", "must_contain": ""}, follow=True).content.decode()
+    assert "Write the question." in refused
+    queued: list = []
+    monkeypatch.setattr(regression, "enqueue_on_commit", lambda task, *args: queued.append(args))
+    assert owner.post("/app/tests/run/").status_code == 302
+    assert 'hx-trigger="every 2s"' in owner.get("/app/tests/results/").content.decode()  # queued: it polls
+    knowledge_run_task.apply(args=queued.pop()).get()
+    page = owner.get("/app/tests/results/").content.decode()
+    assert "hx-trigger" not in page and "1 of 1 passed" in page and "Passed" in page and "€14.50" in page
+    assert owner.post(f"/app/tests/{test.pk}/delete/").status_code == 302
+    assert not KnowledgeTest.objects.for_business(tenant.business).exists()
+
+
+def test_a_held_version_is_shown_with_its_failing_tests_and_published_or_discarded(tenant, owner):
+    from assistants.regression.services import knowledge_test_create
+
+    body = add_source(tenant, kind="text", title="Prices", text="The lunch menu costs €14.50 from Monday to Friday.")
+    knowledge_test_create(assistant=tenant.assistant, question="How much is the lunch menu?", must_contain=["€14.50"])
+    source = KnowledgeSource.objects.for_business(tenant.business).get(pk=body["id"])
+    for decision, status in (("discard", "ready"), ("publish", "ready")):
+        services_resync(source, text="We are a family restaurant.")
+        page = owner.get("/app/knowledge/").content.decode()
+        assert "Needs your review" in page and "would break 1 test" in page
+        assert "How much is the lunch menu?" in page and "Publish anyway" in page
+        assert owner.post(f"/app/knowledge/sources/{source.pk}/{decision}/").status_code == 302
+        source.refresh_from_db()
+        assert source.status == status
+    assert source.text == "We are a family restaurant."  # published at the second try
+    refused = owner.post(f"/app/knowledge/sources/{source.pk}/publish/", follow=True).content.decode()
+    assert "no version waiting for review" in refused
+
+
+def services_resync(source: KnowledgeSource, **changes) -> None:
+    from assistants import services
+
+    services.source_resync(source=source, **changes)
+    pipeline.source_ingest(business_id=source.business_id, source_id=source.pk)

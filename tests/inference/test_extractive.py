@@ -217,7 +217,8 @@ def test_a_question_about_something_the_knowledge_never_mentions_is_not_answered
     """"Free wifi for guests?" shares "free" and "guests" with the parking answer; nothing in the
     knowledge speaks of wifi, so it is not an answer (a passage very close in meaning still is)."""
     parking = PassageRef(chunk_id="c-p", source_id="s-p", source_title="FAQ", similarity=0.45,
-                         text="Q: Do you have parking?\nA: Yes, there is free parking for guests behind the restaurant.")
+                         text="Q: Do you have parking?\nA: Yes, there is free parking for guests behind the "
+                              "restaurant.")
     deltas, result = _ask("Do you have free wifi for guests?", [parking], fallback_text="I'll ask the team.")
     assert "".join(deltas) == "I'll ask the team." and result.abstained
     deltas, _result = _ask("Is there free parking for guests?", [parking])

@@ -10,3 +10,13 @@ document.addEventListener("click", function (event) {
   var select = event.target.closest("[data-select-on-click]");
   if (select) select.select();
 });
+
+// A form with data-confirm asks first (deleting, revoking); a select with data-autosubmit sends
+// its form when it changes (the business switcher).
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+document.addEventListener("change", function (event) {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});
