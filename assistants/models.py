@@ -390,6 +390,9 @@ class WhatsAppOutbound(TenantModel):
         STAFF = "staff"  # a person's reply relayed to the customer
         OWNER_ALERT = "owner_alert"  # "a customer needs you" to the owner, with the code
         OWNER_HELP = "owner_help"  # the owner's reply could not be matched to a conversation
+        COMMAND = "command"  # the confirmation of an owner's command ("sold out mapo tofu")
+        DIGEST = "digest"  # the weekly digest's numbers, to the owner
+        DIGEST_TOPIC = "digest_topic"  # one unanswered topic of the digest; a reply to it answers it
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -412,6 +415,10 @@ class WhatsAppOutbound(TenantModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The weekly digest this message is part of, and the unanswered topic it shows: the owner's
+    # reply to it (``context.id`` = this row's ``wa_message_id``) answers that topic.
+    digest = models.ForeignKey("OwnerDigest", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey("UnansweredTopic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = TenantManager()
 
@@ -423,6 +430,9 @@ class WhatsAppOutbound(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["inbound", "purpose"], condition=models.Q(inbound__isnull=False),
                                     name="wa_outbound_once_per_inbound"),
+            # A digest's summary once, and each of its topics once (a rerun never resends them).
+            models.UniqueConstraint(fields=["digest", "purpose", "topic"], nulls_distinct=False,
+                                    condition=models.Q(digest__isnull=False), name="wa_outbound_once_per_digest"),
         ]
 
 
@@ -598,3 +608,28 @@ class SourceReview(TenantModel):
     failures = models.JSONField(default=list)
 
     objects = TenantManager()
+
+
+# --------------------------------------------------------------------------- the owner's phone
+# assistants/channels/owner/ (docs/whatsapp.md "The owner's phone").
+
+
+class OwnerDigest(TenantModel):
+    """One weekly digest of a business: the row is written before anything is sent, and
+    ``(business, week)`` is unique, so a digest is never sent twice (a worker that dies between
+    the row and the sends loses that week's digest rather than repeating it)."""
+
+    week = models.DateField(help_text="The local Monday of the week in which it is sent.")
+    period_start = models.DateTimeField()  # the 7 days it covers, [start, end)
+    period_end = models.DateTimeField()
+    numbers = models.JSONField(default=dict)  # assistants/channels/owner/selectors.py week_numbers
+    topic_ids = models.JSONField(default=list)  # the unanswered topics it lists, most asked first
+    # "session" (WhatsApp text), "template" (outside the 24-hour window), "failed", "skipped" (no
+    # owner number, or no template configured outside the window).
+    whatsapp = models.CharField(max_length=10, blank=True)
+    emailed_to = models.JSONField(default=list)  # the addresses the mail server accepted
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "week"], name="owner_digest_once_per_week")]

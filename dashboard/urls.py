@@ -46,6 +46,7 @@ urlpatterns = [
     path("channels/", business.channels, name="channels"),
     path("channels/widget-key/", business.widget_key_create, name="widget_key_create"),
     path("channels/whatsapp/<uuid:pk>/delete/", business.whatsapp_delete, name="whatsapp_delete"),
+    path("channels/whatsapp/<uuid:pk>/owner/", business.whatsapp_owner, name="whatsapp_owner"),
     path("keys/", business.keys, name="keys"),
     path("keys/<uuid:pk>/revoke/", business.key_revoke, name="key_revoke"),
     path("webhooks/", business.webhooks, name="webhooks"),

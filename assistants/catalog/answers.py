@@ -36,7 +36,7 @@ from assistants.catalog.allergens import (
 )
 from assistants.catalog.text import price_text
 
-__all__ = ["CatalogAnswer", "catalog_answer"]
+__all__ = ["CatalogAnswer", "catalog_answer", "items_named"]
 
 FUZZY_MIN = 86  # rapidfuzz ratio (0-100) for a name window to count as the item's name
 MEANING_GAP = 0.04  # an item found by meaning must be this far ahead of the next item
@@ -145,6 +145,13 @@ def _named_items(question: str, items: list, *, exact_only: bool = False) -> lis
             continue
         chosen.append(item)
     return chosen
+
+
+def items_named(text: str, items: list) -> list:
+    """The items ``text`` names, matched as a customer's question names them (exactly, then
+    fuzzily, then by the name's last words): the owner's "sold out mapo tofu" finds the item
+    the customers' "is the mapo tofu sold out?" finds. More than one: ``text`` is ambiguous."""
+    return _named_items(text, items)
 
 
 def _by_head_noun(q_tokens: list[str], items: list) -> list:

@@ -8,6 +8,7 @@ counted per process. Production always sets REDIS_URL.
 from config.settings.billing import BILLING_METER_REPORT_INTERVAL
 from config.settings.env import env
 from config.settings.frontdesk import INGEST_SWEEP_SECONDS
+from config.settings.whatsapp import OWNER_DIGEST_SWEEP_INTERVAL
 
 
 def redis_services(url: str, *, key_prefix: str = "fd") -> dict:
@@ -74,4 +75,6 @@ CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": INGEST_SWEEP_SECONDS},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
+    "owner-digest-sweep": {"task": "assistants.tasks.channel_owner_digest_sweep_task",
+                           "schedule": OWNER_DIGEST_SWEEP_INTERVAL},
 }

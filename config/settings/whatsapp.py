@@ -18,3 +18,15 @@ WHATSAPP_SEND_BACKOFF = env.float("WHATSAPP_SEND_BACKOFF", default=1.0)
 # Key material for the access tokens stored in the database (Fernet, derived with SHA-256).
 # Defaults to SECRET_KEY; set it to rotate SECRET_KEY without re-entering every token.
 WHATSAPP_TOKEN_KEY = env.str("WHATSAPP_TOKEN_KEY", default="")
+
+# The owner's weekly digest (docs/whatsapp.md "The owner's phone"): sent on this weekday
+# (0 = Monday) at this hour, in each business's time zone; celery beat looks for due digests
+# every OWNER_DIGEST_SWEEP_INTERVAL seconds.
+OWNER_DIGEST_WEEKDAY = env.int("OWNER_DIGEST_WEEKDAY", default=0)
+OWNER_DIGEST_HOUR = env.int("OWNER_DIGEST_HOUR", default=9)
+OWNER_DIGEST_SWEEP_INTERVAL = env.float("OWNER_DIGEST_SWEEP_INTERVAL", default=900.0)
+# Outside WhatsApp's 24-hour window only an approved template reaches the owner: its name (empty:
+# the digest then goes by email only) and language. Its body takes 5 parameters: the business,
+# conversations, answers, handoffs, unanswered questions.
+WHATSAPP_DIGEST_TEMPLATE = env.str("WHATSAPP_DIGEST_TEMPLATE", default="")
+WHATSAPP_DIGEST_TEMPLATE_LANGUAGE = env.str("WHATSAPP_DIGEST_TEMPLATE_LANGUAGE", default="en")

@@ -65,6 +65,22 @@ def whatsapp_delete(request, pk):
 
 @require_POST
 @member_page(Capability.CHANNELS)
+def whatsapp_owner(request, pk):
+    """Change (or clear) the owner number: the phone that gets handoff alerts and the weekly
+    digest, and whose messages to the business number are commands."""
+    connection = get_object_or_404(WhatsAppConnection.objects.for_business(request.business), pk=pk)
+    try:
+        whatsapp.connection_update(connection=connection,
+                                   owner_whatsapp=request.POST.get("owner_whatsapp", "").strip()[:32])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Owner number saved."))
+    return redirect("dashboard:channels")
+
+
+@require_POST
+@member_page(Capability.CHANNELS)
 def widget_key_create(request):
     api_key_create(business=request.business, kind=ApiKey.Kind.PUBLISHABLE, name="web widget",
                    created_by=request.user)

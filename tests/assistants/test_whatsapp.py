@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
+from assistants.channels.owner.services import owner_help_text
 from assistants.channels.whatsapp import receivers, services
 from assistants.channels.whatsapp.crypto import token_decrypt
 from assistants.channels.whatsapp.tasks import channel_whatsapp_inbound_task
@@ -405,7 +406,7 @@ def test_owner_relay_round_trip(graph, queued, events):
     post_signed(delivery(pnid, messages=[text_message(OWNER, "Which one was that?")]))
     run_queued(queued)
     assert [(r["json"]["to"], r["json"]["text"]["body"]) for r in graph.requests] == [
-        (OWNER, services.OWNER_HELP_TEXT)]
+        (OWNER, owner_help_text())]
     roles = list(Message.objects.for_business(tenant.business).filter(conversation=conversation)
                  .order_by("created_at").values_list("role", flat=True))
     assert roles == ["customer", "system", "customer", "staff", "staff"]

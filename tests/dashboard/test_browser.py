@@ -282,6 +282,38 @@ def test_sold_out_switch_changes_the_next_answer(live_api, pages):
     assert pages.all_errors() == {}
 
 
+def test_owner_changes_their_whatsapp_number_on_the_channels_page(live_api, pages):
+    """The owner number (alerts, the weekly digest, commands) is edited in place, at 390 px too."""
+    tenant = make_tenant("Golden Dragon")
+    created = tenant.client().post("/api/v1/whatsapp/connections", {
+        "phone_number_id": "106540352242922", "assistant_id": str(tenant.assistant.pk),
+        "access_token": "EAAG-test-token", "display_phone_number": "+31 20 555 0188",
+        "owner_whatsapp": "+31612345678"}, format="json")
+    assert created.status_code == 201, created.content
+    pages.new_page("owner")
+
+    def change_number(page):
+        _sign_in(page, live_api.url, tenant.user.email)
+        page.goto(f"{live_api.url}/app/channels/")
+        field = page.get_by_label("Your own WhatsApp number")
+        expect(field).to_have_value("+31612345678")
+        field.fill("+31 6 8765 4321")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save owner number").click()
+        expect(page.get_by_text("Owner number saved.")).to_be_visible()
+        expect(page.get_by_label("Your own WhatsApp number")).to_have_value("+31687654321")
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(SCREENSHOTS / f"channels-whatsapp-{viewport['width']}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+        assert page.evaluate(_UNLABELLED) == []
+
+    pages.run(change_number, "owner")
+    assert created.json()["id"] and tenant.client().get(
+        f"/api/v1/whatsapp/connections/{created.json()['id']}").json()["owner_whatsapp"] == "31687654321"
+    assert pages.all_errors() == {}
+
+
 # --------------------------------------------------------------------------- roles and refusals
 
 

@@ -8,10 +8,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assistants.chat import services as chat
 from assistants.ingestion import pipeline
-from assistants.models import Assistant, CatalogItem, Conversation, KnowledgeSource, KnowledgeTest, Message
+from assistants.models import (
+    Assistant,
+    CatalogItem,
+    Conversation,
+    KnowledgeSource,
+    KnowledgeTest,
+    Message,
+    WhatsAppConnection,
+)
 from businesses.models import ApiKey
 from tests.assistants import kb
 from tests.assistants.conftest import add_source, upload
+from tests.conftest import make_tenant
 from tests.dashboard.conftest import member, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -321,3 +330,26 @@ def services_resync(source: KnowledgeSource, **changes) -> None:
 
     services.source_resync(source=source, **changes)
     pipeline.source_ingest(business_id=source.business_id, source_id=source.pk)
+
+
+def test_the_owner_number_is_changed_on_the_channels_page_and_another_business_gets_a_404(tenant, owner):
+    owner.post("/app/channels/", {"phone_number_id": "1234567891", "access_token": "EAAG-token",
+                                  "owner_whatsapp": "+44 7700 900123"})
+    connection = WhatsAppConnection.objects.for_business(tenant.business).get()
+    response = owner.post(f"/app/channels/whatsapp/{connection.pk}/owner/", {"owner_whatsapp": "+31 6 8765 4321"})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.owner_whatsapp == "31687654321"
+    page = owner.get("/app/channels/").content.decode()
+    assert 'value="+31687654321"' in page and "sold out mapo tofu" in page
+    refused = owner.post(f"/app/channels/whatsapp/{connection.pk}/owner/", {"owner_whatsapp": "call me"}, follow=True)
+    assert "international form" in refused.content.decode()
+    connection.refresh_from_db()
+    assert connection.owner_whatsapp == "31687654321"
+
+    rival = make_tenant("Rival Noodles")
+    rival_owner = signed_in(rival.user)
+    assert rival_owner.post(f"/app/channels/whatsapp/{connection.pk}/owner/",
+                            {"owner_whatsapp": "+44 7700 900999"}).status_code == 404
+    connection.refresh_from_db()
+    assert connection.owner_whatsapp == "31687654321"

@@ -195,3 +195,49 @@ def _handoff_email_text(conversation: Conversation) -> tuple[str, str]:
               "handoff address.") % {"business": name},
         ]
     return subject, "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- the owner's weekly digest
+
+
+def owner_email_recipients(*, business: Business) -> list[str]:
+    """The business's active owners with an address, each address once (compared without case)."""
+    addresses = (Membership.objects.filter(business=business, role=Membership.Role.OWNER, user__is_active=True)
+                 .exclude(user__email="").order_by("created_at", "pk").values_list("user__email", flat=True))
+    seen: set[str] = set()
+    recipients = []
+    for address in (a.strip() for a in addresses):
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            recipients.append(address)
+    return recipients
+
+
+def digest_email_send(*, business: Business, subject: str, body: str) -> list[str]:
+    """Mail the weekly digest to the business's owners, one mail each; returns the addresses the
+    mail server accepted. Not retried: the digest is sent at most once (OwnerDigest), and a mail
+    server that is down this Monday is logged, with the digest still on WhatsApp and the
+    Unanswered page."""
+    recipients = owner_email_recipients(business=business)
+    sent: list[str] = []
+    if not recipients:
+        return sent
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+        for address in recipients:
+            mail = EmailMessage(subject, body, to=[address], connection=connection,
+                                headers={"Auto-Submitted": "auto-generated"})
+            try:
+                mail.send()
+            except smtplib.SMTPRecipientsRefused as exc:
+                logger.warning("digest email of business %s: the mail server refused %s (%s)", business.pk,
+                               address, _reason(exc))
+                continue
+            sent.append(address)
+    except OSError as exc:
+        logger.error("digest email of business %s not sent to %d of %d owners: %s", business.pk,
+                     len(recipients) - len(sent), len(recipients), _reason(exc))
+    finally:
+        _close(connection)
+    return sent

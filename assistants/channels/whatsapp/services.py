@@ -448,7 +448,15 @@ def _owner_reply(connection: WhatsAppConnection, inbound: WhatsAppInbound) -> No
     if alert is None and inbound.context_id:
         alert = outbound.filter(wa_message_id=inbound.context_id).first()
     conversation = alert.conversation if alert is not None else None
-    if conversation is None or inbound.type not in TEXT_TYPES or not text:
+    if conversation is None:
+        # Not for a customer: a reply to a digest topic, a command ("sold out mapo tofu"), or
+        # anything else, answered with the help text (docs/whatsapp.md "The owner's phone").
+        from assistants.channels.owner.services import owner_message_answer
+
+        purpose, answer = owner_message_answer(connection=connection, inbound=inbound)
+        _send(connection, inbound, None, purpose, to=inbound.sender, text=answer)
+        return
+    if inbound.type not in TEXT_TYPES or not text:
         _send(connection, inbound, None, WhatsAppOutbound.Purpose.OWNER_HELP, to=inbound.sender, text=OWNER_HELP_TEXT)
         return
     inbound.conversation = conversation
@@ -543,6 +551,13 @@ def _send(connection: WhatsAppConnection, inbound: WhatsAppInbound | None, conve
         except IntegrityError:  # another run recorded it first
             return WhatsAppOutbound.objects.for_business(connection.business_id).get(inbound=inbound,
                                                                                      purpose=purpose)
+    return outbound_send(connection=connection, outbound=outbound)
+
+
+def outbound_send(*, connection: WhatsAppConnection, outbound: WhatsAppOutbound,
+                  template: tuple[str, str, list[str]] | None = None) -> WhatsAppOutbound:
+    """Send a recorded message (its ``text``, or ``template``: name, language, parameters)
+    unless it went out already, and record what Meta answered."""
     if outbound.status not in (WhatsAppOutbound.Status.PENDING, WhatsAppOutbound.Status.FAILED):
         return outbound
     try:
@@ -550,7 +565,13 @@ def _send(connection: WhatsAppConnection, inbound: WhatsAppInbound | None, conve
     except ValueError as exc:
         result = graph.SendResult(ok=False, attempts=0, error=str(exc))
     else:
-        result = graph.text_send(phone_number_id=connection.phone_number_id, access_token=token, to=to, body=text)
+        if template is not None:
+            name, language, parameters = template
+            result = graph.template_send(phone_number_id=connection.phone_number_id, access_token=token,
+                                         to=outbound.to, name=name, language=language, parameters=parameters)
+        else:
+            result = graph.text_send(phone_number_id=connection.phone_number_id, access_token=token,
+                                     to=outbound.to, body=outbound.text)
     outbound.attempts += result.attempts
     if result.ok:
         outbound.status, outbound.error, outbound.sent_at = WhatsAppOutbound.Status.SENT, "", timezone.now()
