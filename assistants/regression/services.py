@@ -160,6 +160,21 @@ def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions
     return created
 
 
+def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str) -> KnowledgeTest | None:
+    """A staff member's reply taught to the assistant (an FAQ) becomes a test of its question,
+    with the reply's numbers; None when that question is tested already or the cap is reached."""
+    tested = {_norm(q) for q in KnowledgeTest.objects.for_business(assistant.business_id)
+              .filter(assistant=assistant).values_list("question", flat=True)}
+    if _norm(" ".join(question.split())) in tested:
+        return None
+    try:
+        return knowledge_test_create(assistant=assistant, question=question[:1000], must_contain=answer_facts(answer),
+                                     origin=KnowledgeTest.Origin.CORRECTION)
+    except ApplicationError as exc:
+        logger.info("no test for a staff reply: %s", exc.code)
+        return None
+
+
 # --------------------------------------------------------------------------- running them
 
 

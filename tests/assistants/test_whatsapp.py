@@ -34,6 +34,7 @@ from assistants.chat.services import staff_message_send
 from assistants.models import (
     Conversation,
     KnowledgeSource,
+    KnowledgeTest,
     Message,
     WhatsAppConnection,
     WhatsAppDelivery,
@@ -421,6 +422,10 @@ def test_owner_relay_round_trip(graph, queued, events):
                                                           "answer": "Yes! A table for 12 at 19:00."}]
     response = api.post(path, {"question": "Can a group of 12 book?"}, format="json")
     assert response.status_code == 202
+    # Each corrected question is a knowledge test from now on, with the reply's numbers.
+    tests = {t.question: (t.origin, t.must_contain) for t in KnowledgeTest.objects.for_business(tenant.business)}
+    assert tests == {"Also, is there parking?": ("correction", ["12", "19:00"]),
+                     "Can a group of 12 book?": ("correction", ["12", "19:00"])}
     customer_message = Message.objects.for_business(tenant.business).filter(role="customer").first()
     refused = api.post(f"/api/v1/messages/{customer_message.pk}/faq", {}, format="json")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "not_a_staff_reply"

@@ -50,6 +50,7 @@ from assistants.models import (
     WhatsAppInbound,
     WhatsAppOutbound,
 )
+from assistants.regression.services import knowledge_test_from_reply
 from businesses.models import Business
 from config.errors import ApplicationError
 
@@ -621,6 +622,10 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
             raise ApplicationError("validation_error", "No customer question precedes this reply; send one as "
                                    "'question'.", details={"fields": {"question": ["Required here."]}})
         question = asked.content
-    return source_create(assistant=conversation.assistant, kind=KnowledgeSource.Kind.FAQ,
-                         title=title or f"From a conversation: {question[:200]}",
-                         pairs=[{"question": question, "answer": message.content}])
+    with transaction.atomic():
+        source = source_create(assistant=conversation.assistant, kind=KnowledgeSource.Kind.FAQ,
+                               title=title or f"From a conversation: {question[:200]}",
+                               pairs=[{"question": question, "answer": message.content}])
+        # The corrected question is tested from now on, so a later upload cannot undo the fix.
+        knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content)
+    return source
