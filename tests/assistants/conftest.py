@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -20,8 +22,21 @@ def add_source(tenant: Tenant, *, run: bool = True, assistant_id=None, **body) -
     source = response.json()
     assert source["status"] == "pending"
     if run:
-        pipeline.source_ingest(business_id=tenant.business.pk, source_id=source["id"])
+        return ingest(tenant, source["id"])
     return api.get(f"/api/v1/sources/{source['id']}").json()
+
+
+def ingest(tenant: Tenant, source_id, timeout: float = 120.0) -> dict:
+    """Run the ingestion service in-process and answer the settled source. A Celery worker left
+    running by an earlier test may have taken the queued task first (the advisory lock then makes
+    this call skip): wait for that worker to finish instead."""
+    pipeline.source_ingest(business_id=tenant.business.pk, source_id=source_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        body = tenant.client().get(f"/api/v1/sources/{source_id}").json()
+        if body["status"] not in ("pending", "processing") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
 
 
 def upload(name: str, data: bytes, content_type: str = "application/octet-stream"):

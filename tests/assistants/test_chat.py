@@ -237,7 +237,7 @@ def test_message_endpoint_errors_use_the_error_shape(live_api):
 
 def test_async_endpoints_skip_the_browser_middleware_and_sync_views_run_it(live_api):
     """Django's own middleware runs on the sync views only (config/middleware.py): the async chat
-    views' chain is the project's metrics and widget CORS, no session or CSRF cookies; a sync page
+    views' chain is the project's metrics, widget CORS and security headers, no session or CSRF cookies; a sync page
     (the admin's login) gets the whole chain."""
     from config.asgi import django_asgi
 
@@ -253,7 +253,9 @@ def test_async_endpoints_skip_the_browser_middleware_and_sync_views_run_it(live_
             break
         chain.append(f"{type(middleware).__module__}.{type(middleware).__name__}")
         handler = middleware.get_response
-    assert chain == ["config.metrics.MetricsMiddleware", "assistants.channels.cors.WidgetCorsMiddleware"]
+    assert chain == ["config.metrics.MetricsMiddleware", "assistants.channels.cors.WidgetCorsMiddleware",
+                     "config.security.SecurityHeadersMiddleware"]  # async capable: no thread hop
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     listed = httpx.get(f"{live_api.url}/api/v1/conversations/{conversation['id']}",
                        headers=_h(tenant.secret_key))  # a sync view
     assert listed.status_code == 200 and listed.headers["X-Frame-Options"] == "DENY"

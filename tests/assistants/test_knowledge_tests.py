@@ -12,7 +12,7 @@ from assistants.ingestion import pipeline
 from assistants.models import KnowledgeSource, KnowledgeTest, SourceReview
 from assistants.regression import services
 from assistants.regression.tasks import knowledge_run_task
-from tests.assistants.conftest import add_source, upload
+from tests.assistants.conftest import add_source, ingest, upload
 from tests.conftest import free_port, make_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,8 +43,7 @@ def resync(tenant, source_id: str, **body) -> dict:
     response = tenant.client().post(f"/api/v1/sources/{source_id}/resync", body,
                                     format="multipart" if "file" in body else "json")
     assert response.status_code == 202, response.content
-    pipeline.source_ingest(business_id=tenant.business.pk, source_id=source_id)
-    return tenant.client().get(f"/api/v1/sources/{source_id}").json()
+    return ingest(tenant, source_id)
 
 
 def lunch_restaurant():

@@ -7,13 +7,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from assistants.ingestion import pipeline
 from assistants.models import Conversation, KnowledgeSource, Message, UnansweredQuestion, UnansweredTopic
 from assistants.unanswered import services
 from assistants.unanswered.tasks import unanswered_collect_task, unanswered_handoff_task
 from config.celery import app
 from config.tasks import inline_tasks_wait
-from tests.assistants.conftest import add_source
+from tests.assistants.conftest import add_source, ingest
 from tests.conftest import free_port, make_tenant
 from tests.dashboard.conftest import member, signed_in
 
@@ -126,7 +125,7 @@ def test_answering_a_topic_adds_an_faq_that_answers_the_question_next_time(queue
     # The question asked most often stands for the topic.
     assert saved.faq_pairs == [{"question": WIFI, "answer": "Yes, free wifi: the password is on the receipt."}]
 
-    pipeline.source_ingest(business_id=tenant.business.pk, source_id=source["id"])
+    ingest(tenant, source["id"])
     again = ask(tenant, WIFI)["answer"]
     assert again["grounding"] == "passages" and "password is on the receipt" in again["content"]
     assert source["id"] in {c["source_id"] for c in again["citations"]}
