@@ -44,6 +44,7 @@ CELERY_TASK_ROUTES = {
     "assistants.tasks.source_*": {"queue": "ingest"},
     "assistants.tasks.channel_*": {"queue": "channels"},
     "assistants.tasks.unanswered_*": {"queue": "ingest"},
+    "assistants.privacy.tasks.*": {"queue": "ingest"},
     "billing.tasks.*": {"queue": "billing"},
     "*.webhook_*": {"queue": "webhooks"},
 }
@@ -73,4 +74,6 @@ CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
+    "privacy-retention": {"task": "assistants.privacy.tasks.retention_sweep_task", "schedule": 3600.0},
+    "privacy-business-purge": {"task": "assistants.privacy.tasks.business_purge_due_task", "schedule": 3600.0},
 }
