@@ -83,7 +83,7 @@ def _topics_uncount(business_id, questions) -> list:
     return [row["topic_id"] for row in per_topic]
 
 
-def _erase_batch(*, business_id, conversation_ids: list, extra_inbound: Q | None = None) -> Counter:
+def erase_batch(*, business_id, conversation_ids: list, extra_inbound: Q | None = None) -> Counter:
     counts: Counter = Counter()
     with transaction.atomic():
         # Lock the conversations first: a message arriving for one of them waits, then finds it gone.
@@ -135,7 +135,7 @@ def _erase(*, business_id, conversation_ids: Iterable, identities: set[str],
     ids = list(conversation_ids)
     counts: Counter = Counter()
     for start in range(0, max(len(ids), 1), ERASE_BATCH):
-        counts += _erase_batch(business_id=business_id, conversation_ids=ids[start:start + ERASE_BATCH],
+        counts += erase_batch(business_id=business_id, conversation_ids=ids[start:start + ERASE_BATCH],
                                extra_inbound=extra_inbound if start == 0 else None)
     counts["rate_limit_entries"] += identities_forget(identities | {str(pk) for pk in ids})
     return {key: counts.get(key, 0) for key in COUNT_KEYS}

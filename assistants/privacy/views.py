@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import renderers, serializers
 from rest_framework.response import Response
 
 from assistants.models import Conversation
-from assistants.privacy import selectors, services
+from assistants.privacy import retention, selectors, services
 from businesses.api.views import TenantAPIView
 from businesses.audit import Actor
 from config.errors import ApplicationError, NotFoundError
@@ -24,6 +23,24 @@ class ErasedSerializer(serializers.Serializer):
         "customer data)."))
 
 
+class TranscriptRenderer(renderers.BaseRenderer):
+    """``?format=txt`` (DRF reads ``format`` to pick the renderer): the readable transcript."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, str):
+            return data.encode(self.charset)
+        # An error body (404, 400) on a txt request: still the one error shape, as JSON text.
+        return renderers.JSONRenderer().render(data)
+
+
+class _ExportView(TenantAPIView):
+    renderer_classes = [renderers.JSONRenderer, TranscriptRenderer]
+
+
 def _format(request) -> str:
     value = request.query_params.get("format") or "json"
     if value not in ("json", "txt"):
@@ -33,16 +50,12 @@ def _format(request) -> str:
 
 
 def _render(document: dict, fmt: str, filename: str):
-    if fmt == "txt":
-        response = HttpResponse(selectors.export_transcript(document), content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.txt"'
-        return response
-    response = Response(document)
-    response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+    response = Response(selectors.export_transcript(document) if fmt == "txt" else document)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
 
 
-class ConversationExportView(TenantAPIView):
+class ConversationExportView(_ExportView):
     @extend_schema(parameters=[FORMAT], responses={200: OpenApiResponse(description="The export document")},
                    summary="Export a conversation: every message, citation, rating and channel record")
     def get(self, request, pk):
@@ -62,7 +75,7 @@ def _external_id(value: str) -> str:
     return value
 
 
-class CustomerExportView(TenantAPIView):
+class CustomerExportView(_ExportView):
     @extend_schema(parameters=[FORMAT], responses={200: OpenApiResponse(description="The export document"),
                                                    404: OpenApiResponse(description="No conversation of it")},
                    summary="Export every conversation of one customer (widget or API customer id, WhatsApp "
@@ -88,3 +101,39 @@ class CustomerView(TenantAPIView):
         if not any(counts.values()):
             raise NotFoundError("customer")
         return Response({"deleted": counts})
+
+
+class PrivacySettingsSerializer(serializers.Serializer):
+    retention_days = serializers.IntegerField(allow_null=True, min_value=1, help_text=(
+        "Days a conversation is kept after its last message; null: the default. At most retention_days_max."))
+
+
+def _privacy_body(business) -> dict:
+    from django.conf import settings
+
+    return {"retention_days": business.retention_days,
+            "retention_days_in_force": retention.retention_days_for(business),
+            "retention_days_max": retention.retention_days_max(business_id=business.pk),
+            "raw_payload_days": settings.PRIVACY_RAW_PAYLOAD_DAYS,
+            "deletion_scheduled_for": business.deletion_scheduled_for}
+
+
+class PrivacySettingsView(TenantAPIView):
+    def _fresh(self):
+        from businesses.models import Business
+
+        return Business.objects.get(pk=self.business.pk)
+
+    @extend_schema(responses={200: OpenApiResponse(description="Retention in force and its bounds")},
+                   summary="How long this business's customer data is kept")
+    def get(self, request):
+        return Response(_privacy_body(self._fresh()))
+
+    @extend_schema(request=PrivacySettingsSerializer, responses={200: OpenApiResponse(description="As GET")},
+                   summary="Choose how long conversations are kept (bounded by the plan)")
+    def patch(self, request):
+        serializer = PrivacySettingsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        business = retention.retention_set(business=self._fresh(), days=serializer.validated_data["retention_days"],
+                                           actor=Actor.from_request(request))
+        return Response(_privacy_body(business))

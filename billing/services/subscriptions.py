@@ -214,3 +214,23 @@ def subscription_link(*, business_id, customer_id: str | None, subscription_id: 
         row.save(update_fields=[*changed, "updated_at"])
     return f"linked: {', '.join(changed) or 'nothing new'}"
 
+
+
+def subscription_cancel_now(*, business_id) -> str | None:
+    """Cancel the business's Stripe subscription at once (the business is being deleted): no
+    further invoice. Returns the cancelled subscription's id, None when there was none to cancel.
+    Raises Stripe's transient errors for the caller to retry; a subscription Stripe no longer
+    knows counts as cancelled."""
+    row = Subscription.objects.for_business(business_id).first()
+    if row is None or not row.stripe_subscription_id or row.status in ENDED_STATUSES:
+        return None
+    if not stripe_api.is_configured():
+        logger.warning("business %s is deleted with Stripe subscription %s, but Stripe is not configured",
+                       business_id, row.stripe_subscription_id)
+        return None
+    try:
+        stripe_api.client().v1.subscriptions.cancel(row.stripe_subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", None) != "resource_missing":
+            raise
+    return row.stripe_subscription_id
