@@ -19,7 +19,7 @@ from billing.models import Subscription
 from businesses.models import AuditEvent, Business, Membership
 from businesses.services import api_key_create
 from tests.assistants.conftest import add_source
-from tests.billing.conftest import (  # noqa: F401 - fixtures
+from tests.billing.conftest import (  # noqa: F401 - fixtures (the tests below take them as arguments: F811)
     _seeded_plans,
     localstripe,
     stripe_on,
@@ -67,7 +67,7 @@ def test_only_an_owners_secret_key_can_delete_the_business(tenant):
 
 
 def test_after_the_grace_period_no_row_of_the_business_remains_and_stripe_is_cancelled(
-        stripe_on, localstripe):
+        stripe_on, localstripe):  # noqa: F811
     tenant, other = make_tenant(), make_tenant("Rival Noodles")
     _lived_in(tenant)
     _lived_in(other)

@@ -11,7 +11,7 @@ from assistants.channels.whatsapp import services as whatsapp
 from assistants.models import Conversation, WhatsAppDelivery, WhatsAppInbound, WhatsAppOutbound
 from billing.models import UsagePeriod
 from businesses.models import AuditEvent
-from tests.assistants.test_whatsapp import (  # noqa: F401 - fixtures
+from tests.assistants.test_whatsapp import (  # noqa: F401 - fixtures (the tests below take them as arguments: F811)
     CUSTOMER,
     connect,
     delivery,
@@ -29,13 +29,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "Can I bring my dog Bartholomew-Quince on Sunday?"
 
 
-def _say(connection, text, queued) -> None:
+def _say(connection, text, queued) -> None:  # noqa: F811
     assert post_signed(delivery(connection["phone_number_id"], messages=[text_message(CUSTOMER, text)])
                        ).status_code == 200
     run_queued(queued)
 
 
-def test_delete_my_data_confirmed_on_whatsapp_erases_every_trace_of_the_number(graph, queued):
+def test_delete_my_data_confirmed_on_whatsapp_erases_every_trace_of_the_number(graph, queued):  # noqa: F811
     tenant = restaurant()
     connection = connect(tenant)
     _say(connection, QUESTION, queued)
@@ -62,7 +62,7 @@ def test_delete_my_data_confirmed_on_whatsapp_erases_every_trace_of_the_number(g
     assert event.actor_kind == "customer" and event.details["deleted"]["raw_payloads"] >= 4
 
 
-def test_anything_but_yes_keeps_the_data_and_is_answered(graph, queued):
+def test_anything_but_yes_keeps_the_data_and_is_answered(graph, queued):  # noqa: F811
     tenant = restaurant()
     connection = connect(tenant)
     _say(connection, "delete my data", queued)
