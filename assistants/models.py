@@ -252,6 +252,9 @@ class Conversation(TenantModel):
         indexes = [
             models.Index(fields=["business", "state", "-created_at"], name="conversation_inbox"),
             models.Index(fields=["assistant", "channel", "external_id"], name="conversation_external"),
+            # One customer's conversations (export, erasure) and the retention sweep's cut.
+            models.Index(fields=["business", "external_id"], name="conversation_customer"),
+            models.Index(fields=["business", "last_message_at"], name="conversation_last_message"),
         ]
 
 

@@ -16,6 +16,7 @@ from assistants.ingestion.extract import detect_kind
 from assistants.ingestion.fetch import check_url_allowed
 from assistants.models import Assistant, KnowledgeSource, SourceFile, SourceReview
 from billing.services import assistant_quota_check, source_quota_check
+from businesses.audit import Actor, audit_record, changed_fields
 from businesses.models import Business
 from businesses.services import slug_unique, tenant_create
 from config.errors import ApplicationError
@@ -36,7 +37,7 @@ def _slug_for(business: Business, name: str) -> str:
     )
 
 
-def assistant_create(*, business: Business, data: dict) -> Assistant:
+def assistant_create(*, business: Business, data: dict, actor: Actor | None = None) -> Assistant:
     fields = {name: data[name] for name in ASSISTANT_EDITABLE if name in data}
     assistant = Assistant(business=business, slug=_slug_for(business, fields["name"]), **fields)
     # Uniqueness is left to the database: full_clean would query unscoped.
@@ -45,6 +46,8 @@ def assistant_create(*, business: Business, data: dict) -> Assistant:
         with transaction.atomic():
             assistant_quota_check(business=business)
             assistant.save()
+            audit_record(business_id=business.pk, actor=actor, action="assistant.created", target_type="assistant",
+                         target_id=assistant.pk, details={"name": assistant.name})
     except IntegrityError as exc:
         raise ApplicationError("conflict", "Another assistant was created with the same name just now; retry.",
                                status=409) from exc
@@ -91,18 +94,26 @@ def business_signup(*, email: str, password: str, business_name: str, timezone_n
                         secret_key=tenant.secret_key, publishable_key=tenant.publishable_key)
 
 
-def assistant_update(*, assistant: Assistant, data: dict) -> Assistant:
+def assistant_update(*, assistant: Assistant, data: dict, actor: Actor | None = None) -> Assistant:
     fields = [name for name in ASSISTANT_EDITABLE if name in data]
+    changed = {name: data[name] for name in fields if getattr(assistant, name) != data[name]}
     for name in fields:
         setattr(assistant, name, data[name])
     if fields:
         assistant.full_clean(exclude=["business", "slug"], validate_unique=False, validate_constraints=False)
-        assistant.save(update_fields=[*fields, "updated_at"])
+        with transaction.atomic():
+            assistant.save(update_fields=[*fields, "updated_at"])
+            if changed:
+                audit_record(business_id=assistant.business_id, actor=actor, action="assistant.updated",
+                             target_type="assistant", target_id=assistant.pk, details=changed_fields(changed))
     return assistant
 
 
-def assistant_delete(*, assistant: Assistant) -> None:
-    assistant.delete()
+def assistant_delete(*, assistant: Assistant, actor: Actor | None = None) -> None:
+    with transaction.atomic():
+        audit_record(business_id=assistant.business_id, actor=actor, action="assistant.deleted",
+                     target_type="assistant", target_id=assistant.pk, details={"name": assistant.name})
+        assistant.delete()
 
 
 # --------------------------------------------------------------------------- knowledge sources
@@ -118,7 +129,7 @@ def _source_enqueue(source: KnowledgeSource) -> None:
 
 def source_create(*, assistant: Assistant, kind: str, title: str, text: str = "", pairs: list | None = None,
                   url: str = "", crawl: bool = False, max_pages: int = 1, file_name: str = "",
-                  content_type: str = "", data: bytes | None = None) -> KnowledgeSource:
+                  content_type: str = "", data: bytes | None = None, actor: Actor | None = None) -> KnowledgeSource:
     """Store the source (and its file) and queue its ingestion after commit."""
     if data is not None:
         size = len(data)
@@ -136,11 +147,15 @@ def source_create(*, assistant: Assistant, kind: str, title: str, text: str = ""
         if data is not None:
             SourceFile.objects.unscoped().create(business_id=assistant.business_id, source=source, data=data)
         _source_enqueue(source)
+        audit_record(business_id=assistant.business_id, actor=actor, action="source.created", target_type="source",
+                     target_id=source.pk,
+                     details={"kind": kind, "title": title[:200], "assistant_id": str(assistant.pk)})
     return source
 
 
 def source_resync(*, source: KnowledgeSource, text: str | None = None, pairs: list | None = None,
-                  data: bytes | None = None, file_name: str = "", content_type: str = "") -> KnowledgeSource:
+                  data: bytes | None = None, file_name: str = "", content_type: str = "",
+                  actor: Actor | None = None) -> KnowledgeSource:
     """Process the source again, optionally with new content (edited text, FAQ or file; a URL is
     always fetched anew). Its current chunks keep serving until the new ones are ready."""
     changes: dict = {}
@@ -177,13 +192,18 @@ def source_resync(*, source: KnowledgeSource, text: str | None = None, pairs: li
                 upload.data = data
                 upload.save(update_fields=["data", "previous_data", "updated_at"])
         _source_enqueue(source)
+        audit_record(business_id=source.business_id, actor=actor, action="source.resynced", target_type="source",
+                     target_id=source.pk, details={"changed": sorted(name for name in changes if name != "size_bytes")})
     source.refresh_from_db()
     return source
 
 
-def source_delete(*, source: KnowledgeSource) -> None:
+def source_delete(*, source: KnowledgeSource, actor: Actor | None = None) -> None:
     """Delete the source and its chunks; a worker still processing it stores nothing."""
-    source.delete()
+    with transaction.atomic():
+        audit_record(business_id=source.business_id, actor=actor, action="source.deleted", target_type="source",
+                     target_id=source.pk, details={"kind": source.kind, "title": source.title[:200]})
+        source.delete()
 
 
 def sources_sweep() -> int:

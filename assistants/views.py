@@ -21,6 +21,7 @@ from assistants.serializers import (
 )
 from businesses.api.ratelimit import SignupIpRateLimit
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 from businesses.serializers import BusinessSerializer, SignupResponseSerializer, SignupSerializer
 from config.errors import ApplicationError
 from config.jsonlimits import JSONParser
@@ -60,7 +61,8 @@ class AssistantListView(TenantAPIView):
     def post(self, request):
         serializer = AssistantSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        assistant = services.assistant_create(business=self.business, data=serializer.validated_data)
+        assistant = services.assistant_create(actor=Actor.from_request(request),
+                                              business=self.business, data=serializer.validated_data)
         return Response(AssistantSerializer(assistant).data, status=status.HTTP_201_CREATED)
 
 
@@ -74,12 +76,14 @@ class AssistantDetailView(TenantAPIView):
         assistant = self.get_scoped(Assistant, pk, what="assistant")
         serializer = AssistantSerializer(assistant, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        assistant = services.assistant_update(assistant=assistant, data=serializer.validated_data)
+        assistant = services.assistant_update(actor=Actor.from_request(request),
+                                              assistant=assistant, data=serializer.validated_data)
         return Response(AssistantSerializer(assistant).data)
 
     @extend_schema(responses={204: None}, summary="Delete an assistant and its knowledge")
     def delete(self, request, pk):
-        services.assistant_delete(assistant=self.get_scoped(Assistant, pk, what="assistant"))
+        services.assistant_delete(actor=Actor.from_request(request),
+                                  assistant=self.get_scoped(Assistant, pk, what="assistant"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,7 +111,7 @@ class SourceListView(TenantAPIView):
             data = serializer.validated_data
             if data["kind"] == "url":
                 services.source_url_check(data["url"])
-            source = services.source_create(
+            source = services.source_create(actor=Actor.from_request(request),
                 assistant=assistant, kind=data["kind"], title=data["title"], text=data.get("text", ""),
                 pairs=[dict(p) for p in data.get("pairs", [])], url=data.get("url", ""), crawl=data["crawl"],
                 max_pages=data["max_pages"] if data["crawl"] else 1,
@@ -119,7 +123,7 @@ class SourceListView(TenantAPIView):
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         data = services.upload_read(upload)
-        return services.source_create(
+        return services.source_create(actor=Actor.from_request(request),
             assistant=assistant, kind="file", title=serializer.validated_data.get("title") or upload.name[:300],
             file_name=upload.name, content_type=upload.content_type or "", data=data,
         )
@@ -132,7 +136,8 @@ class SourceDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None}, summary="Delete a source and its passages")
     def delete(self, request, pk):
-        services.source_delete(source=self.get_scoped(KnowledgeSource, pk, what="source"))
+        services.source_delete(actor=Actor.from_request(request),
+                               source=self.get_scoped(KnowledgeSource, pk, what="source"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -152,13 +157,15 @@ class SourceResyncView(TenantAPIView):
             if source.kind != KnowledgeSource.Kind.FILE:
                 raise ApplicationError("wrong_kind", "Only file sources take a new file.", status=400)
             upload = serializer.validated_data["file"]
-            source = services.source_resync(source=source, data=services.upload_read(upload), file_name=upload.name,
+            source = services.source_resync(actor=Actor.from_request(request),
+                                            source=source, data=services.upload_read(upload), file_name=upload.name,
                                             content_type=upload.content_type or "")
         else:
             serializer = SourceResyncSerializer(data=request.data or {}, context={"source": source})
             serializer.is_valid(raise_exception=True)
             pairs = serializer.validated_data.get("pairs")
-            source = services.source_resync(source=source, text=serializer.validated_data.get("text"),
+            source = services.source_resync(actor=Actor.from_request(request),
+                                            source=source, text=serializer.validated_data.get("text"),
                                             pairs=[dict(p) for p in pairs] if pairs is not None else None)
         return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from billing import selectors, services
 from billing.serializers import BillingSerializer, CheckoutSerializer, PortalSerializer, RedirectSerializer
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 from config.errors import ApplicationError, error_response
 
 
@@ -24,7 +25,8 @@ class CheckoutView(TenantAPIView):
         serializer = CheckoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        url = services.checkout_session_create(business=self.business, plan_code=data["plan"],
+        url = services.checkout_session_create(actor=Actor.from_request(request),
+                                               business=self.business, plan_code=data["plan"],
                                                success_url=data["success_url"], cancel_url=data["cancel_url"])
         return Response({"url": url})
 
@@ -35,7 +37,7 @@ class PortalView(TenantAPIView):
     def post(self, request):
         serializer = PortalSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        url = services.portal_session_create(business=self.business,
+        url = services.portal_session_create(actor=Actor.from_request(request), business=self.business,
                                              return_url=serializer.validated_data["return_url"])
         return Response({"url": url})
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from limits import parse, storage, strategies
 
+from businesses.audit import Actor, audit_record
 from businesses.models import AccountSettings, Business, Invitation, Membership
 from businesses.roles import role_label
 from config.errors import ApplicationError
@@ -103,7 +104,8 @@ def invitation_token(invitation: Invitation) -> str:
     return signing.TimestampSigner(salt=INVITATION_SALT).sign(f"{invitation.pk}:{invitation.business_id}")
 
 
-def invitation_create(*, business: Business, email: str, role: str, invited_by, base_url: str) -> InvitationSent:
+def invitation_create(*, business: Business, email: str, role: str, invited_by, base_url: str,
+                      actor: Actor | None = None) -> InvitationSent:
     """Invite someone by email; the mail carries the signed link."""
     if role not in Membership.Role.values:
         raise ApplicationError("validation_error", _("Choose a role."), details={"fields": {"role": [role]}})
@@ -113,6 +115,8 @@ def invitation_create(*, business: Business, email: str, role: str, invited_by, 
                                % {"email": email}, status=409)
     invitation = Invitation.objects.unscoped().create(business=business, email=email, role=role,
                                                       invited_by=invited_by)
+    audit_record(business_id=business.pk, actor=actor, action="member.invited", target_type="invitation",
+                 target_id=invitation.pk, details={"email": email, "role": role})
     url = f"{base_url.rstrip('/')}/app/invitations/{invitation_token(invitation)}/"
     days = settings.INVITATION_MAX_AGE_DAYS
     inviter = getattr(invited_by, "email", "") or business.name
@@ -177,13 +181,17 @@ def invitation_accept(*, token: str, user=None, password: str = "") -> Membershi
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
+        audit_record(business_id=invitation.business_id, actor=Actor.for_user(user), action="member.joined",
+                     target_type="member", target_id=user.pk, details={"email": user.email, "role": membership.role})
     return membership
 
 
-def invitation_revoke(*, invitation: Invitation) -> Invitation:
+def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None) -> Invitation:
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at", "updated_at"])
+        audit_record(business_id=invitation.business_id, actor=actor, action="member.invitation_revoked",
+                     target_type="invitation", target_id=invitation.pk, details={"email": invitation.email})
     return invitation
 
 
@@ -195,7 +203,7 @@ def _owners_left(business: Business, without: Membership) -> int:
             .exclude(pk=without.pk).count())
 
 
-def member_role_set(*, membership: Membership, role: str) -> Membership:
+def member_role_set(*, membership: Membership, role: str, actor: Actor | None = None) -> Membership:
     if role not in Membership.Role.values:
         raise ApplicationError("validation_error", _("Choose a role."), details={"fields": {"role": [role]}})
     with transaction.atomic():
@@ -203,14 +211,21 @@ def member_role_set(*, membership: Membership, role: str) -> Membership:
                 and not _owners_left(membership.business, membership):
             raise ApplicationError("last_owner", _("A business needs an owner: make someone else owner first."),
                                    status=409)
-        membership.role = role
+        before, membership.role = membership.role, role
         membership.save(update_fields=["role"])
+        if before != role:
+            audit_record(business_id=membership.business_id, actor=actor, action="member.role_changed",
+                         target_type="member", target_id=membership.user_id,
+                         details={"email": membership.user.email, "from": before, "to": role})
     return membership
 
 
-def member_remove(*, membership: Membership) -> None:
+def member_remove(*, membership: Membership, actor: Actor | None = None) -> None:
     with transaction.atomic():
         if membership.role == Membership.Role.OWNER and not _owners_left(membership.business, membership):
             raise ApplicationError("last_owner", _("A business needs an owner: make someone else owner first."),
                                    status=409)
+        audit_record(business_id=membership.business_id, actor=actor, action="member.removed",
+                     target_type="member", target_id=membership.user_id,
+                     details={"email": membership.user.email, "role": membership.role})
         membership.delete()

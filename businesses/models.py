@@ -26,6 +26,15 @@ class Business(models.Model):
     # Where a human is reached when a customer asks for one (handoff).
     handoff_email = models.EmailField(blank=True)
     handoff_phone = models.CharField(max_length=32, blank=True)
+    # Days a conversation is kept after its last message; None: PRIVACY_RETENTION_DAYS_DEFAULT.
+    # Bounded by the plan (assistants/privacy/retention.py), enforced by the retention sweep.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    # The owner asked to delete the business: everything of it is removed at
+    # ``deletion_scheduled_for`` (a grace period in which the request can be cancelled).
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_scheduled_for = models.DateTimeField(null=True, blank=True, db_index=True)
+    deletion_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                              on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -34,6 +43,10 @@ class Business(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def deletion_pending(self) -> bool:
+        return self.deletion_scheduled_for is not None
 
 
 class Membership(models.Model):
@@ -199,3 +212,58 @@ class WebhookDelivery(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id} ({self.status})"
+
+
+# --------------------------------------------------------------------------- audit log
+# businesses/audit.py records; GET /api/v1/audit reads (docs/privacy.md).
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The audit log is append-only: its rows are never changed.")
+
+
+class AuditEventManager(TenantManager.from_queryset(AuditEventQuerySet)):
+    pass
+
+
+class AuditEvent(models.Model):
+    """Who did what to a business, when, from where. Append-only: a row is written once and never
+    changed; rows go only with their business (its deletion)."""
+
+    class ActorKind(models.TextChoices):
+        USER = "user"  # a member, in the dashboard
+        KEY = "key"  # an API key (its prefix)
+        CUSTOMER = "customer"  # a customer of the business (erasure asked in the widget or on WhatsApp)
+        SYSTEM = "system"  # Frontdesk itself (retention, scheduled deletion)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    # The person's user, if any (kept as ``actor`` text too: the user may be deleted later).
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # The user's email, the key's prefix ("sk_live_ab12…"), "customer" or "system".
+    actor = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # "<noun>.<verb>": assistant.updated, source.created, api_key.revoked, conversation.erased, …
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=200, blank=True)
+    # What changed (field names and new values for settings; counts for erasures). Never a secret
+    # and never a customer's words.
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "-created_at"], name="audit_business_created")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("The audit log is append-only: its rows are never changed.")
+        super().save(*args, **kwargs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from businesses.api.serializers import StrictModelSerializer, StrictSerializer
-from businesses.models import ApiKey, Business, validate_timezone
+from businesses.models import ApiKey, AuditEvent, Business, validate_timezone
 
 
 class SignupSerializer(StrictSerializer):
@@ -17,9 +17,10 @@ class SignupSerializer(StrictSerializer):
 class BusinessSerializer(StrictModelSerializer):
     class Meta:
         model = Business
-        fields = ("id", "name", "slug", "timezone", "locale", "handoff_email", "handoff_phone", "created_at",
+        fields = ("id", "name", "slug", "timezone", "locale", "handoff_email", "handoff_phone",
+                  "deletion_scheduled_for", "created_at",
                   "updated_at")
-        read_only_fields = ("id", "slug", "created_at", "updated_at")
+        read_only_fields = ("id", "slug", "deletion_scheduled_for", "created_at", "updated_at")
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -48,3 +49,10 @@ class SignupResponseSerializer(serializers.Serializer):
     assistant = serializers.DictField()
     api_keys = serializers.DictField(child=serializers.CharField(),
                                      help_text="'secret' (sk_…) and 'publishable' (pk_…), shown only once.")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ("id", "created_at", "actor_kind", "actor", "ip", "action", "target_type", "target_id", "details")
+        read_only_fields = fields

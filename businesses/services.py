@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from businesses.audit import Actor, audit_record, changed_fields
 from businesses.authentication import key_cache
 from businesses.keys import key_generate, publishable_encrypt
 from businesses.models import ApiKey, Business, Membership
@@ -38,18 +41,22 @@ class NewTenant:
     publishable_key: str
 
 
-def api_key_create(*, business: Business, kind: str, name: str = "default", created_by=None) -> tuple[ApiKey, str]:
+def api_key_create(*, business: Business, kind: str, name: str = "default", created_by=None,
+                   actor: Actor | None = None) -> tuple[ApiKey, str]:
     """Create a key; returns it with the raw key, which is never retrievable again."""
     raw, prefix, hashed = key_generate(kind)
-    key = ApiKey.objects.unscoped().create(
-        business=business, kind=kind, name=name, prefix=prefix, key_hash=hashed, created_by=created_by,
-        key_encrypted=publishable_encrypt(raw) if kind == ApiKey.Kind.PUBLISHABLE else "",
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.unscoped().create(
+            business=business, kind=kind, name=name, prefix=prefix, key_hash=hashed, created_by=created_by,
+            key_encrypted=publishable_encrypt(raw) if kind == ApiKey.Kind.PUBLISHABLE else "",
+        )
+        audit_record(business_id=business.pk, actor=actor, action="api_key.created", target_type="api_key",
+                     target_id=key.pk, details={"prefix": f"{prefix}…", "kind": kind, "name": name})
     return key, raw
 
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor: Actor | None = None) -> ApiKey:
     """Revoke a key. The last active secret key cannot be revoked: that would lock the owner out."""
     with transaction.atomic():
         # Lock the business's secret keys so two concurrent revokes cannot both pass the check.
@@ -69,6 +76,8 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
             )
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+        audit_record(business_id=key.business_id, actor=actor, action="api_key.revoked", target_type="api_key",
+                     target_id=key.pk, details={"prefix": f"{key.prefix}…", "kind": key.kind, "name": key.name})
     key_cache.forget(key.pk)
     return key
 
@@ -109,11 +118,66 @@ def tenant_create(*, email: str, password: str, business_name: str, timezone_nam
 BUSINESS_EDITABLE = ("name", "timezone", "locale", "handoff_email", "handoff_phone")
 
 
-def business_update(*, business: Business, data: dict) -> Business:
+def business_update(*, business: Business, data: dict, actor: Actor | None = None) -> Business:
     fields = [name for name in BUSINESS_EDITABLE if name in data]
+    changed = {name: data[name] for name in fields if getattr(business, name) != data[name]}
     for name in fields:
         setattr(business, name, data[name])
     if fields:
         business.full_clean()
-        business.save(update_fields=[*fields, "updated_at"])
+        with transaction.atomic():
+            business.save(update_fields=[*fields, "updated_at"])
+            if changed:
+                audit_record(business_id=business.pk, actor=actor, action="business.updated", target_type="business",
+                             target_id=business.pk, details=changed_fields(changed))
     return business
+
+
+# --------------------------------------------------------------------------- deleting a business
+# The owner asks; after BUSINESS_DELETION_GRACE_DAYS the purge (assistants/privacy/tenant.py,
+# run by celery beat) removes every row of the tenant and cancels its Stripe subscription.
+
+
+def key_is_owners(*, key: ApiKey) -> bool:
+    """Whether a secret key speaks for an owner: made by one (or by sign-up itself, which makes
+    the owner's first key), and that person is still an owner of the business."""
+    if not key.is_secret:
+        return False
+    if key.created_by_id is None:
+        return True
+    return Membership.objects.filter(business_id=key.business_id, user_id=key.created_by_id,
+                                     role=Membership.Role.OWNER).exists()
+
+
+def business_deletion_request(*, business: Business, actor: Actor | None, requested_by=None) -> Business:
+    """Schedule the business's deletion after the grace period; asking again changes nothing."""
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        if locked.deletion_scheduled_for is None:
+            now = timezone.now()
+            locked.deletion_requested_at = now
+            locked.deletion_scheduled_for = now + timedelta(days=settings.BUSINESS_DELETION_GRACE_DAYS)
+            locked.deletion_requested_by_id = getattr(requested_by, "pk", None) or (actor.user_id if actor else None)
+            locked.save(update_fields=["deletion_requested_at", "deletion_scheduled_for", "deletion_requested_by",
+                                       "updated_at"])
+            audit_record(business_id=locked.pk, actor=actor, action="business.deletion_requested",
+                         target_type="business", target_id=locked.pk,
+                         details={"scheduled_for": locked.deletion_scheduled_for.isoformat()})
+    return locked
+
+
+def business_deletion_cancel(*, business: Business, actor: Actor | None) -> Business:
+    """Keep the business: the scheduled deletion is called off (409 once the purge began)."""
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        if locked.deletion_scheduled_for is not None:
+            if locked.deletion_scheduled_for <= timezone.now():
+                raise ApplicationError("deletion_in_progress", "The grace period is over; the business is being "
+                                       "deleted.", status=409)
+            locked.deletion_requested_at = locked.deletion_scheduled_for = None
+            locked.deletion_requested_by = None
+            locked.save(update_fields=["deletion_requested_at", "deletion_scheduled_for", "deletion_requested_by",
+                                       "updated_at"])
+            audit_record(business_id=locked.pk, actor=actor, action="business.deletion_cancelled",
+                         target_type="business", target_id=locked.pk)
+    return locked

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("businesses.urls")),
     path("", include("assistants.urls")),
     path("", include("assistants.chat.urls")),
+    path("", include("assistants.privacy.urls")),
     path("", include("billing.urls")),
     path("", include("assistants.channels.whatsapp.urls")),
     path("", include("businesses.webhooks.urls")),

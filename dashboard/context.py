@@ -23,6 +23,7 @@ NAV = [
     ("dashboard:keys", _("API keys"), Capability.API_KEYS),
     ("dashboard:members", _("Members"), Capability.MEMBERS),
     ("dashboard:billing", _("Billing"), Capability.BILLING),
+    ("dashboard:business", _("Business"), Capability.BUSINESS_DELETE),
 ]
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import accounts, assistant, business, inbox, knowledge, tests, unanswered
+from dashboard.views import accounts, assistant, business, inbox, knowledge, privacy, tests, unanswered
 
 app_name = "dashboard"
 
@@ -55,6 +55,7 @@ urlpatterns = [
     path("billing/", business.billing, name="billing"),
     path("billing/checkout/", business.billing_checkout, name="billing_checkout"),
     path("billing/portal/", business.billing_portal, name="billing_portal"),
+    path("business/", privacy.business_page, name="business"),
     path("members/", business.members, name="members"),
     path("members/<int:pk>/role/", business.member_role, name="member_role"),
     path("members/<int:pk>/remove/", business.member_remove, name="member_remove"),

@@ -71,6 +71,13 @@ WIDGET_TEXTS = {
     "helpful": gettext_noop("Helpful"),
     "not_helpful": gettext_noop("Not helpful"),
     "thanks_feedback": gettext_noop("Thanks for your feedback"),
+    "more": gettext_noop("More options"),
+    "delete_data": gettext_noop("Delete my data"),
+    "delete_confirm": gettext_noop("Delete this conversation and everything you wrote in it? This cannot be undone."),
+    "delete": gettext_noop("Delete"),
+    "cancel": gettext_noop("Cancel"),
+    "data_deleted": gettext_noop("Your conversation and everything you wrote in it have been deleted."),
+    "delete_failed": gettext_noop("Sorry, we could not delete your data just now."),
 }
 
 

@@ -26,8 +26,12 @@ from assistants.chat.serializers import (
 )
 from assistants.chat.services import Done, Failed, db
 from assistants.models import Assistant, Conversation, Message
+from assistants.privacy import services as privacy
+from assistants.privacy.views import ErasedSerializer
 from assistants.selectors import conversation_list
+from businesses.api.ratelimit import client_ip
 from businesses.api.views import TenantAPIView, async_api_view, json_body
+from businesses.audit import Actor
 from businesses.permissions import IsAnyKey
 from config.errors import ApplicationError
 from inference.types import ChatDelta, ChatMessage
@@ -75,9 +79,28 @@ class ConversationListView(TenantAPIView):
 
 
 class ConversationDetailView(TenantAPIView):
+    def get_permissions(self):
+        # Erasure is also the customer's own right: the widget asks with its X-Customer-Token.
+        if self.request.method == "DELETE":
+            return [IsAnyKey()]
+        return super().get_permissions()
+
     @extend_schema(responses=ConversationSerializer, summary="A conversation")
     def get(self, request, pk):
         return Response(ConversationSerializer(self.get_scoped(Conversation, pk, what="conversation")).data)
+
+    @extend_schema(
+        request=None, responses={200: ErasedSerializer, 404: OpenApiResponse(description="No such conversation")},
+        parameters=[OpenApiParameter(CUSTOMER_TOKEN_HEADER, str, OpenApiParameter.HEADER, description=(
+            "With a publishable key: the conversation's customer token (the widget's \"delete my data\")."))],
+        summary="Erase a conversation: its messages and everything that holds them (hard delete)")
+    def delete(self, request, pk):
+        conversation = services.conversation_for_caller(
+            business=self.business, conversation_id=pk, key=request.auth,
+            customer_token=request.headers.get(CUSTOMER_TOKEN_HEADER))
+        actor = Actor.from_request(request) if request.auth.is_secret else Actor.customer(ip=client_ip(request))
+        counts = privacy.conversation_erase(conversation=conversation, actor=actor)
+        return Response({"deleted": counts})
 
 
 class _StateView(TenantAPIView):

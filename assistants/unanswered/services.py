@@ -28,6 +28,7 @@ from assistants.models import (
 )
 from assistants.regression.services import knowledge_tests_from_topic
 from assistants.unanswered.selectors import topic_examples_attach, topic_question
+from businesses.audit import Actor
 from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
 from inference import providers
@@ -237,7 +238,7 @@ def _file_ungrouped(*, business_id, assistant_id) -> None:
 # --------------------------------------------------------------------------- answering a topic
 
 
-def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None) -> KnowledgeSource:
+def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None, actor: Actor | None = None) -> KnowledgeSource:
     """Teach the assistant the answer to a topic: an FAQ source (the topic's most asked question,
     ``answer``), ingested as usual, and the topic closed (answered). 409 if it was answered."""
     from assistants.services import source_create
@@ -262,7 +263,7 @@ def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None) -> Knowle
             pk=locked.assistant_id)
         source = source_create(assistant=assistant, kind=KnowledgeSource.Kind.FAQ,
                                title=f"Unanswered question: {question[:200]}",
-                               pairs=[{"question": question, "answer": text}])
+                               pairs=[{"question": question, "answer": text}], actor=actor)
         locked.status, locked.answered_at = UnansweredTopic.Status.ANSWERED, timezone.now()
         locked.answered_by, locked.faq_source = by_user, source
         locked.save(update_fields=["status", "answered_at", "answered_by", "faq_source", "updated_at"])

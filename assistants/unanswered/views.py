@@ -9,6 +9,7 @@ from assistants.unanswered import selectors, services
 from assistants.unanswered.serializers import TopicAnsweredSerializer, TopicAnswerSerializer, TopicSerializer
 from businesses.api.pagination import CursorPagination
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 from config.errors import ApplicationError
 
 
@@ -52,7 +53,8 @@ class TopicAnswerView(TenantAPIView):
                                 queryset=self.scoped(UnansweredTopic).filter(assistant=assistant))
         serializer = TopicAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        source = services.topic_answer(topic=topic, answer=serializer.validated_data["answer"])
+        source = services.topic_answer(actor=Actor.from_request(request),
+                                       topic=topic, answer=serializer.validated_data["answer"])
         [topic] = selectors.topic_examples_attach(list(selectors.topic_list(assistant=assistant).filter(pk=topic.pk)))
         return Response(TopicAnsweredSerializer({"source": source, "topic": topic}).data,
                         status=status.HTTP_201_CREATED)

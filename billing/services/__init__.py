@@ -13,6 +13,7 @@ from billing.services.subscriptions import (
     portal_session_create,
     stripe_customer_ensure,
     subscription_apply,
+    subscription_cancel_now,
 )
 from billing.services.webhooks import stripe_event_process, stripe_event_receive
 
@@ -27,6 +28,7 @@ __all__ = [
     "stripe_event_process",
     "stripe_event_receive",
     "subscription_apply",
+    "subscription_cancel_now",
     "usage_record_answer",
     "usage_report",
     "usage_report_one",

@@ -12,6 +12,7 @@ import stripe
 from billing import stripe_api
 from billing.models import Plan, Subscription
 from billing.selectors import plan_free, subscription_for
+from businesses.audit import Actor, audit_record
 from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError
 
@@ -45,7 +46,8 @@ def stripe_customer_ensure(*, business, client: stripe.StripeClient | None = Non
     return Subscription.objects.for_business(business).values_list("stripe_customer_id", flat=True).get()
 
 
-def checkout_session_create(*, business, plan_code: str, success_url: str, cancel_url: str) -> str:
+def checkout_session_create(*, business, plan_code: str, success_url: str, cancel_url: str,
+                            actor: Actor | None = None) -> str:
     """A Stripe Checkout Session (mode subscription) for ``plan_code``; returns its URL."""
     client = stripe_api.client()
     plan = Plan.objects.filter(code=plan_code, is_public=True).exclude(code=Plan.FREE).first()
@@ -74,10 +76,12 @@ def checkout_session_create(*, business, plan_code: str, success_url: str, cance
         })
     except stripe.StripeError as exc:
         raise stripe_api.error_for_caller(exc) from exc
+    audit_record(business_id=business.pk, actor=actor, action="billing.checkout_started", target_type="plan",
+                 target_id=plan.code)
     return session.url
 
 
-def portal_session_create(*, business, return_url: str = "") -> str:
+def portal_session_create(*, business, return_url: str = "", actor: Actor | None = None) -> str:
     """A Stripe customer portal session for the business; returns its URL."""
     client = stripe_api.client()
     customer_id = stripe_customer_ensure(business=business, client=client)
@@ -88,6 +92,8 @@ def portal_session_create(*, business, return_url: str = "") -> str:
         session = client.v1.billing_portal.sessions.create(params=params)
     except stripe.StripeError as exc:
         raise stripe_api.error_for_caller(exc) from exc
+    audit_record(business_id=business.pk, actor=actor, action="billing.portal_opened", target_type="business",
+                 target_id=business.pk)
     return session.url
 
 
@@ -162,7 +168,10 @@ def subscription_apply(*, business_id, state: SubscriptionState, data_at: dateti
     row.current_period_end = state.period_end or row.current_period_end
     row.cancel_at_period_end = state.cancel_at_period_end
     row.stripe_data_at = data_at
+    changed = {"plan": row.plan.code, "status": row.status, "cancel_at_period_end": row.cancel_at_period_end}
     row.save()
+    audit_record(business_id=business_id, actor=None, action="billing.subscription_updated",
+                 target_type="subscription", target_id=state.id, details=changed)
     event_emit(business_id=business_id, type="subscription.updated", data={
         "plan": row.plan.code, "status": row.status, "cancel_at_period_end": row.cancel_at_period_end,
         "current_period_end": row.current_period_end.isoformat() if row.current_period_end else None})
@@ -205,3 +214,23 @@ def subscription_link(*, business_id, customer_id: str | None, subscription_id: 
         row.save(update_fields=[*changed, "updated_at"])
     return f"linked: {', '.join(changed) or 'nothing new'}"
 
+
+
+def subscription_cancel_now(*, business_id) -> str | None:
+    """Cancel the business's Stripe subscription at once (the business is being deleted): no
+    further invoice. Returns the cancelled subscription's id, None when there was none to cancel.
+    Raises Stripe's transient errors for the caller to retry; a subscription Stripe no longer
+    knows counts as cancelled."""
+    row = Subscription.objects.for_business(business_id).first()
+    if row is None or not row.stripe_subscription_id or row.status in ENDED_STATUSES:
+        return None
+    if not stripe_api.is_configured():
+        logger.warning("business %s is deleted with Stripe subscription %s, but Stripe is not configured",
+                       business_id, row.stripe_subscription_id)
+        return None
+    try:
+        stripe_api.client().v1.subscriptions.cancel(row.stripe_subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", None) != "resource_missing":
+            raise
+    return row.stripe_subscription_id

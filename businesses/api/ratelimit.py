@@ -47,6 +47,30 @@ def hit(*, scope: str, identity: str, rate: str) -> float | None:
     return _wait(limiter, item, scope, identity)
 
 
+def identities_forget(identities: set[str]) -> int:
+    """Delete the rate-limit counters kept for these identities in any scope (a customer's data is
+    erased: no counter keyed by their number or conversation stays). Returns how many went.
+
+    One SCAN over the limiter's keys; counters expire with their window anyway, this only makes
+    them go now."""
+    wanted = {str(i) for i in identities if i}
+    uri = settings.RATELIMIT_STORAGE_URI
+    if not wanted or not uri.startswith(("redis://", "rediss://")):
+        return 0  # in-memory counters (the demo) live as long as the process, for one window
+    store = _limiter(uri).storage
+    client = store.storage
+    prefix = f"{store.key_prefix}:{{LIMITER/"  # limits writes "LIMITS:{LIMITER/<scope>/<identity>/…}"
+    doomed = []
+    for raw in client.scan_iter(match=f"{prefix}*", count=1000):
+        key = raw.decode() if isinstance(raw, bytes) else raw
+        parts = key[len(prefix):].split("/")
+        if len(parts) > 1 and parts[1] in wanted:
+            doomed.append(raw)
+    if doomed:
+        client.delete(*doomed)
+    return len(doomed)
+
+
 def _wait(limiter, item: RateLimitItem, scope: str, identity: str) -> float:
     reset_time, _remaining = limiter.get_window_stats(item, scope, identity)
     return max(1.0, reset_time - time.time())

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from assistants.ingestion.errors import IngestionError
 from assistants.ingestion.fetch import MAX_URL_LENGTH, check_url_allowed
+from businesses.audit import Actor, audit_record
 from businesses.models import Business, WebhookDelivery, WebhookEndpoint
 from businesses.webhooks import crypto, sender, signing
 from businesses.webhooks.events import EVENT_TYPES
@@ -65,7 +66,8 @@ def webhook_url_check(*, url: str) -> str:
 
 
 def webhook_endpoint_create(*, business: Business, url: str, description: str = "",
-                            event_types: list[str] | None = None) -> tuple[WebhookEndpoint, str]:
+                            event_types: list[str] | None = None,
+                            actor: Actor | None = None) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret, which is never shown again."""
     url = webhook_url_check(url=url)
     types = list(dict.fromkeys(event_types or []))
@@ -85,12 +87,17 @@ def webhook_endpoint_create(*, business: Business, url: str, description: str = 
             business=business, url=url, description=description, event_types=types,
             secret_encrypted=crypto.secret_encrypt(secret), secret_hint=crypto.secret_hint(secret),
         )
+        audit_record(business_id=business.pk, actor=actor, action="webhook.created", target_type="webhook",
+                     target_id=endpoint.pk, details={"url": url, "event_types": types})
     return endpoint, secret
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor | None = None) -> None:
     """Delete the endpoint and its delivery history; queued attempts find nothing and stop."""
-    endpoint.delete()
+    with transaction.atomic():
+        audit_record(business_id=endpoint.business_id, actor=actor, action="webhook.deleted", target_type="webhook",
+                     target_id=endpoint.pk, details={"url": endpoint.url})
+        endpoint.delete()
 
 
 # --------------------------------------------------------------------------- emitting

@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 from businesses.models import WebhookEndpoint
 from businesses.webhooks import selectors, services
 from businesses.webhooks.serializers import (
@@ -27,7 +28,8 @@ class WebhookEndpointListView(TenantAPIView):
     def post(self, request):
         serializer = WebhookEndpointCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint, secret = services.webhook_endpoint_create(business=self.business, **serializer.validated_data)
+        endpoint, secret = services.webhook_endpoint_create(actor=Actor.from_request(request),
+                                                            business=self.business, **serializer.validated_data)
         endpoint.secret = secret
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -36,7 +38,7 @@ class WebhookEndpointDetailView(TenantAPIView):
     @extend_schema(responses={204: None}, summary="Delete a webhook endpoint and its delivery history")
     def delete(self, request, pk):
         endpoint = self.get_scoped(WebhookEndpoint, pk, what="webhook endpoint")
-        services.webhook_endpoint_delete(endpoint=endpoint)
+        services.webhook_endpoint_delete(actor=Actor.from_request(request), endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

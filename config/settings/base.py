@@ -133,6 +133,7 @@ from config.settings.dashboard import *  # noqa: E402,F403
 from config.settings.database import *  # noqa: E402,F403
 from config.settings.email import *  # noqa: E402,F403
 from config.settings.frontdesk import *  # noqa: E402,F403
+from config.settings.privacy import *  # noqa: E402,F403
 from config.settings.redis import *  # noqa: E402,F403
 from config.settings.webhooks import *  # noqa: E402,F403
 from config.settings.whatsapp import *  # noqa: E402,F403

@@ -46,6 +46,7 @@ CELERY_TASK_ROUTES = {
     "assistants.tasks.source_*": {"queue": "ingest"},
     "assistants.tasks.channel_*": {"queue": "channels"},
     "assistants.tasks.unanswered_*": {"queue": "ingest"},
+    "assistants.privacy.tasks.*": {"queue": "ingest"},
     "billing.tasks.*": {"queue": "billing"},
     "*.webhook_*": {"queue": "webhooks"},
 }
@@ -77,4 +78,6 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
     "owner-digest-sweep": {"task": "assistants.tasks.channel_owner_digest_sweep_task",
                            "schedule": OWNER_DIGEST_SWEEP_INTERVAL},
+    "privacy-retention": {"task": "assistants.privacy.tasks.retention_sweep_task", "schedule": 3600.0},
+    "privacy-business-purge": {"task": "assistants.privacy.tasks.business_purge_due_task", "schedule": 3600.0},
 }

@@ -11,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from assistants.chat.playground import playground_ask
 from assistants.serializers import AssistantSerializer
 from assistants.services import assistant_update
+from businesses.audit import Actor
 from businesses.roles import Capability
 from businesses.selectors import publishable_key_for_widget
 from businesses.services import business_update
@@ -76,9 +77,10 @@ def assistant_settings(request):
                 form.add_error(target, serializer_errors(errors))
         if not form.errors:
             with transaction.atomic():
-                assistant_update(assistant=assistant, data=serializer.validated_data)
+                assistant_update(actor=Actor.from_request(request), assistant=assistant, data=serializer.validated_data)
                 try:
-                    business_update(business=business, data={"handoff_email": form.cleaned_data["handoff_email"],
+                    business_update(actor=Actor.from_request(request),
+                                    business=business, data={"handoff_email": form.cleaned_data["handoff_email"],
                                                              "handoff_phone": form.cleaned_data["handoff_phone"]})
                 except ApplicationError as exc:
                     form.add_error(None, exc.message)

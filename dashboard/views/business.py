@@ -14,6 +14,7 @@ from billing.models import Plan
 from billing.selectors import billing_overview
 from billing.services import checkout_session_create, portal_session_create
 from businesses import accounts
+from businesses.audit import Actor
 from businesses.models import ApiKey, Invitation, Membership, WebhookDelivery, WebhookEndpoint
 from businesses.roles import Capability
 from businesses.selectors import api_key_list, membership_list, publishable_key_for_widget
@@ -82,7 +83,8 @@ def whatsapp_owner(request, pk):
 @require_POST
 @member_page(Capability.CHANNELS)
 def widget_key_create(request):
-    api_key_create(business=request.business, kind=ApiKey.Kind.PUBLISHABLE, name="web widget",
+    api_key_create(actor=Actor.from_request(request),
+                   business=request.business, kind=ApiKey.Kind.PUBLISHABLE, name="web widget",
                    created_by=request.user)
     return redirect("dashboard:channels")
 
@@ -99,7 +101,8 @@ def keys(request):
         if kind not in ApiKey.Kind.values:
             messages.error(request, _("Choose a kind of key."))
         else:
-            key, raw = api_key_create(business=request.business, kind=kind, name=name, created_by=request.user)
+            key, raw = api_key_create(actor=Actor.from_request(request),
+                                      business=request.business, kind=kind, name=name, created_by=request.user)
             created = {"key": key, "raw": raw}
     return render(request, "dashboard/keys.html", {
         "keys": list(api_key_list(business=request.business).order_by("-created_at")), "created": created})
@@ -110,7 +113,7 @@ def keys(request):
 def key_revoke(request, pk):
     key = get_object_or_404(ApiKey.objects.for_business(request.business), pk=pk)
     try:
-        api_key_revoke(key=key)
+        api_key_revoke(actor=Actor.from_request(request), key=key)
         messages.success(request, _("Key %(prefix)s… revoked.") % {"prefix": key.prefix})
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -125,7 +128,7 @@ def webhooks(request):
     created = None
     if request.method == "POST":
         try:
-            endpoint, secret = webhook_endpoint_create(
+            endpoint, secret = webhook_endpoint_create(actor=Actor.from_request(request),
                 business=request.business, url=request.POST.get("url", "").strip()[:2048],
                 description=request.POST.get("description", "").strip()[:200],
                 event_types=request.POST.getlist("event_types"))
@@ -149,7 +152,7 @@ def webhook_detail(request, pk):
 @member_page(Capability.WEBHOOKS)
 def webhook_delete(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint.objects.for_business(request.business), pk=pk)
-    webhook_endpoint_delete(endpoint=endpoint)
+    webhook_endpoint_delete(actor=Actor.from_request(request), endpoint=endpoint)
     messages.success(request, _("Webhook endpoint deleted."))
     return redirect("dashboard:webhooks")
 
@@ -182,7 +185,8 @@ def billing(request):
 @member_page(Capability.BILLING)
 def billing_checkout(request):
     base = _base_url(request)
-    url = checkout_session_create(business=request.business, plan_code=request.POST.get("plan", ""),
+    url = checkout_session_create(actor=Actor.from_request(request),
+                                  business=request.business, plan_code=request.POST.get("plan", ""),
                                   success_url=f"{base}/app/billing/?checkout=done",
                                   cancel_url=f"{base}/app/billing/")
     return redirect(url)
@@ -191,7 +195,8 @@ def billing_checkout(request):
 @require_POST
 @member_page(Capability.BILLING)
 def billing_portal(request):
-    return redirect(portal_session_create(business=request.business, return_url=f"{_base_url(request)}/app/billing/"))
+    return redirect(portal_session_create(actor=Actor.from_request(request),
+                                          business=request.business, return_url=f"{_base_url(request)}/app/billing/"))
 
 
 # --------------------------------------------------------------------------- members
@@ -202,7 +207,8 @@ def members(request):
     form = InviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            accounts.invitation_create(business=request.business, email=form.cleaned_data["email"],
+            accounts.invitation_create(actor=Actor.from_request(request),
+                                       business=request.business, email=form.cleaned_data["email"],
                                        role=form.cleaned_data["role"], invited_by=request.user,
                                        base_url=_base_url(request))
         except ApplicationError as exc:
@@ -224,7 +230,8 @@ def member_role(request, pk):
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            accounts.member_role_set(membership=membership, role=form.cleaned_data["role"])
+            accounts.member_role_set(actor=Actor.from_request(request),
+                                     membership=membership, role=form.cleaned_data["role"])
             messages.success(request, _("Role changed."))
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -236,7 +243,7 @@ def member_role(request, pk):
 def member_remove(request, pk):
     membership = get_object_or_404(Membership.objects.filter(business=request.business), pk=pk)
     try:
-        accounts.member_remove(membership=membership)
+        accounts.member_remove(actor=Actor.from_request(request), membership=membership)
         messages.success(request, _("%(email)s was removed.") % {"email": membership.user.email})
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -247,5 +254,5 @@ def member_remove(request, pk):
 @member_page(Capability.MEMBERS)
 def invitation_revoke(request, pk):
     invitation = get_object_or_404(Invitation.objects.for_business(request.business), pk=pk)
-    accounts.invitation_revoke(invitation=invitation)
+    accounts.invitation_revoke(actor=Actor.from_request(request), invitation=invitation)
     return redirect("dashboard:members")

@@ -17,6 +17,7 @@ from assistants.catalog.serializers import CatalogItemSerializer
 from assistants.ingestion.pipeline import source_discard, source_publish
 from assistants.models import CatalogItem, KnowledgeSource, SourceReview
 from assistants.serializers import SourceCreateSerializer
+from businesses.audit import Actor
 from businesses.roles import Capability
 from businesses.selectors import publishable_key_for_widget
 from config.errors import ApplicationError
@@ -49,7 +50,7 @@ def _add_source(request, kind: str, post, upload=None) -> KnowledgeSource | None
             if upload is None:
                 raise ApplicationError("validation_error", _("Choose a file to upload."))
             data = services.upload_read(upload)
-            return services.source_create(
+            return services.source_create(actor=Actor.from_request(request),
                 assistant=assistant, kind="file", title=(post.get("title") or upload.name)[:300],
                 file_name=upload.name, content_type=upload.content_type or "", data=data)
         body: dict = {"kind": kind}
@@ -67,7 +68,7 @@ def _add_source(request, kind: str, post, upload=None) -> KnowledgeSource | None
         data = serializer.validated_data
         if kind == "url":
             services.source_url_check(data["url"])
-        return services.source_create(
+        return services.source_create(actor=Actor.from_request(request),
             assistant=assistant, kind=data["kind"], title=data["title"], text=data.get("text", ""),
             pairs=[dict(p) for p in data.get("pairs", [])], url=data.get("url", ""), crawl=data["crawl"],
             max_pages=data["max_pages"] if data["crawl"] else 1)
@@ -103,7 +104,7 @@ def _source(request, pk) -> KnowledgeSource:
 def source_resync(request, pk):
     source = _source(request, pk)
     try:
-        services.source_resync(source=source)
+        services.source_resync(actor=Actor.from_request(request), source=source)
         messages.success(request, _("“%(title)s” is being read again.") % {"title": source.title})
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -134,7 +135,7 @@ def source_review(request, pk, decision):
 @member_page(Capability.KNOWLEDGE)
 def source_delete(request, pk):
     source = _source(request, pk)
-    services.source_delete(source=source)
+    services.source_delete(actor=Actor.from_request(request), source=source)
     messages.success(request, _("“%(title)s” was deleted.") % {"title": source.title})
     return redirect("dashboard:knowledge")
 

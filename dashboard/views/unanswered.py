@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from assistants.models import UnansweredQuestion, UnansweredTopic
 from assistants.unanswered.selectors import topic_examples_attach, topic_list, topic_question
 from assistants.unanswered.services import MAX_ANSWER_CHARS, topic_answer
+from businesses.audit import Actor
 from businesses.roles import Capability
 from config.errors import ApplicationError
 from dashboard.access import member_page
@@ -40,7 +41,7 @@ def unanswered_answer(request, pk):
         messages.error(request, _("An answer has at most %(n)s characters.") % {"n": f"{MAX_ANSWER_CHARS:,}"})
     else:
         try:
-            source = topic_answer(topic=topic, answer=answer, by_user=request.user)
+            source = topic_answer(actor=Actor.from_request(request), topic=topic, answer=answer, by_user=request.user)
         except ApplicationError as exc:  # answered meanwhile, or the plan's knowledge is full
             messages.error(request, _("This question has been answered already.") if exc.code == "topic_answered"
                            else exc.message)

@@ -316,3 +316,42 @@ def test_widget_takes_its_look_and_language_from_the_assistant(live_api, browser
 
     browser_page.run(look)
     assert browser_page.errors == []
+
+
+def test_customer_deletes_their_data_from_the_widget_menu(live_api, browser_page):
+    from businesses.models import AuditEvent
+    from tests.privacy_helpers import rows_containing
+
+    tenant = _restaurant()
+    question = "Is table 7 free for Ottoline Brackenbury-Szabo tonight?"
+
+    def chat_then_delete(page):
+        page.goto(f"{live_api.url}/demo/?assistant={tenant.assistant.pk}&key={tenant.publishable_key}")
+        page.get_by_role("button", name="Chat with Mei").click()
+        _ask(page, question)
+        log = page.get_by_role("log")
+        expect(log.locator(".msg.assistant[data-id]")).to_have_count(1)
+        page.get_by_role("button", name="More options").click()
+        page.get_by_role("button", name="Delete my data").click()
+        confirm = page.get_by_role("alertdialog", name="Delete my data")
+        expect(confirm).to_contain_text("cannot be undone")
+        expect(confirm.get_by_role("button", name="Delete")).to_be_focused()
+        # Cancel first: nothing is deleted.
+        confirm.get_by_role("button", name="Cancel").click()
+        expect(confirm).to_have_count(0)
+        page.get_by_role("button", name="More options").click()
+        page.get_by_role("button", name="Delete my data").click()
+        _shot(page, "widget-delete-confirm.png")
+        with page.expect_response(lambda r: r.request.method == "DELETE") as gone:
+            page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+        assert gone.value.status == 200
+        expect(log.locator(".msg.note")).to_have_text(
+            "Your conversation and everything you wrote in it have been deleted.")
+        expect(log.locator(".msg.customer")).to_have_count(0)
+        return page.evaluate(f"localStorage.getItem('frontdesk:{tenant.assistant.pk}')")
+
+    stored = browser_page.run(chat_then_delete)
+    assert stored is None  # the widget forgot the conversation
+    assert not Conversation.objects.for_business(tenant.business).exists()
+    assert rows_containing(question) == {}
+    assert AuditEvent.objects.for_business(tenant.business).get(action="conversation.erased").actor_kind == "customer"

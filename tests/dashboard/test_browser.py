@@ -718,3 +718,33 @@ def test_screenshots_of_every_page(live_api, pages):
                  "conversation", "unanswered", "channels", "keys", "webhooks", "billing", "members", "account",
                  "forbidden"):
         assert {f"{slug}-1280.png", f"{slug}-390.png"} <= names, slug
+
+
+def test_owner_schedules_and_cancels_the_deletion_of_the_business(live_api, pages):
+    from businesses.models import Business
+
+    tenant = _restaurant()
+    email = tenant.user.email
+    pages.new_page("owner")
+
+    def delete_then_cancel(page):
+        _sign_in(page, live_api.url, email)
+        page.goto(f"{live_api.url}/app/business/")
+        page.get_by_label("Keep conversations (days)").fill("90")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Conversations are deleted 90 days after their last message.")).to_be_visible()
+        page.get_by_label(f"Type “{tenant.business.name}” to confirm").fill(tenant.business.name)
+        page.get_by_role("button", name="Delete this business").click()
+        expect(page.get_by_role("heading", name="This business is scheduled for deletion")).to_be_visible()
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(SCREENSHOTS / f"business-{viewport['width']}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+        page.set_viewport_size(DESKTOP)
+        page.get_by_role("button", name="Cancel the deletion").click()
+        expect(page.get_by_role("button", name="Delete this business")).to_be_visible()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages.run(delete_then_cancel, "owner")
+    business = Business.objects.get(pk=tenant.business.pk)
+    assert business.deletion_scheduled_for is None and business.retention_days == 90

@@ -64,6 +64,14 @@ _CODE_AT_START = re.compile(r"^\s*#([A-Za-z0-9]{4,8})(?![A-Za-z0-9])[\s:,.\-\u20
 UNSUPPORTED_TEXT = ("Sorry, I can only read text messages for now. Please type your question and I'll "
                     "be happy to help.")
 UNAVAILABLE_TEXT = "Sorry, our assistant is not available right now."
+# A customer's own erasure on WhatsApp: the words, then a confirmation by reply (a message sent
+# by mistake must not wipe a conversation). English and Simplified Chinese.
+ERASE_WORDS = {"delete my data", "删除我的数据"}
+ERASE_CONFIRM_WORDS = {"yes", "是", "确认"}
+ERASE_CONFIRM_SECONDS = 600  # how long the question waits for its YES
+ERASE_ASK_TEXT = ("Do you want us to delete this conversation and everything you have sent us? Reply YES "
+                  "within 10 minutes to confirm; any other reply keeps it.")
+ERASED_TEXT = "Done: your conversations with us and everything you sent us have been deleted."
 OWNER_HELP_TEXT = ("I couldn't tell which conversation this reply is for. Start your message with the "
                    "conversation's code (for example #K7Q2 Yes, we have a table at 8), or reply to the alert.")
 
@@ -322,8 +330,41 @@ def _conversation_for(connection: WhatsAppConnection, inbound: WhatsAppInbound) 
     return conversation
 
 
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split()).strip(" .!?。！？")
+
+
+def _erase_flow(connection: WhatsAppConnection, inbound: WhatsAppInbound, conversation: Conversation) -> bool:
+    """"delete my data" asks, YES confirms and erases. True when the message was handled here."""
+    from assistants.privacy.services import customer_erase
+    from businesses.audit import Actor
+
+    words = _words(inbound.text) if inbound.type in TEXT_TYPES else ""
+    asked = conversation.metadata.get("erase_asked_at")
+    if words in ERASE_WORDS:
+        conversation.metadata = {**conversation.metadata, "erase_asked_at": timezone.now().isoformat()}
+        conversation.save(update_fields=["metadata", "updated_at"])
+        _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.NOTICE, to=inbound.sender,
+              text=ERASE_ASK_TEXT)
+        return True
+    if not asked:
+        return False
+    conversation.metadata = {k: v for k, v in conversation.metadata.items() if k != "erase_asked_at"}
+    conversation.save(update_fields=["metadata", "updated_at"])
+    fresh = timezone.now() - timezone.datetime.fromisoformat(asked) <= timezone.timedelta(
+        seconds=ERASE_CONFIRM_SECONDS)
+    if words not in ERASE_CONFIRM_WORDS or not fresh:
+        return False
+    # Confirm first, then erase: the erasure takes this YES, the question and the confirmation too.
+    _send(connection, inbound, conversation, WhatsAppOutbound.Purpose.NOTICE, to=inbound.sender, text=ERASED_TEXT)
+    customer_erase(business_id=connection.business_id, external_id=inbound.sender, actor=Actor.customer())
+    return True
+
+
 def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, *, final_attempt: bool) -> None:
     conversation = _conversation_for(connection, inbound)
+    if _erase_flow(connection, inbound, conversation):
+        return
     supported = inbound.type in TEXT_TYPES and inbound.text.strip()
     content = inbound.text.strip() if supported else f"[{inbound.type or 'unknown'} message]"
     sent = message_send(conversation=conversation, content=content,

@@ -49,7 +49,18 @@
     "header .sub{display:block;font-size:12px;font-weight:400;opacity:.95}",
     ".close{background:transparent;border:0;color:inherit;font-size:24px;line-height:1;width:40px;height:40px;",
     "border-radius:8px;cursor:pointer}",
-    ".close:hover{background:rgba(127,127,127,.25)}",
+    ".close:hover,.more:hover{background:rgba(127,127,127,.25)}",
+    ".more{background:transparent;border:0;color:inherit;font-size:20px;line-height:1;width:40px;height:40px;",
+    "border-radius:8px;cursor:pointer}",
+    ".menu{position:absolute;top:60px;right:12px;z-index:1;background:#fff;border:1px solid #d8dce1;border-radius:10px;",
+    "box-shadow:0 6px 20px rgba(0,0,0,.18);padding:4px;display:flex;flex-direction:column}",
+    ".menu[hidden]{display:none}",
+    ".menu button,.confirm button{font:inherit;font-size:14px;background:#fff;color:#1f2328;border:0;border-radius:6px;",
+    "padding:8px 12px;text-align:left;cursor:pointer}",
+    ".menu button:hover{background:#eef1f5}",
+    ".confirm{align-self:stretch;background:#fff;border:1px solid #d8dce1;border-radius:10px;padding:10px 12px}",
+    ".confirm p{margin:0 0 8px}.confirm div{display:flex;gap:8px;justify-content:flex-end}",
+    ".confirm button{border:1px solid #9ca3af}.confirm .danger{background:#b91c1c;color:#fff;border-color:#b91c1c}",
     ".log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:10px;background:#f6f7f9}",
     ".msg{max-width:85%;padding:9px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
     ".msg.customer{align-self:flex-end;background:var(--c);color:var(--f);border-bottom-right-radius:4px}",
@@ -120,7 +131,14 @@
     "team_unreachable": "Sorry, we could not reach the team just now.",
     "helpful": "Helpful",
     "not_helpful": "Not helpful",
-    "thanks_feedback": "Thanks for your feedback"
+    "thanks_feedback": "Thanks for your feedback",
+    "more": "More options",
+    "delete_data": "Delete my data",
+    "delete_confirm": "Delete this conversation and everything you wrote in it? This cannot be undone.",
+    "delete": "Delete",
+    "cancel": "Cancel",
+    "data_deleted": "Your conversation and everything you wrote in it have been deleted.",
+    "delete_failed": "Sorry, we could not delete your data just now."
   };
   function t(key, vars) {
     var own = config && config.texts && config.texts[key];
@@ -135,7 +153,7 @@
   var saved = load();          // {id, token, handoff} of this browser's conversation
   var shown = {};              // message ids already on screen
   var loaded = false, busy = false, pollTimer = null;
-  var root, wrap, bubble, panel, log, input, sendBtn, humanBtn, title;
+  var root, wrap, bubble, panel, log, input, sendBtn, humanBtn, title, moreBtn, menu;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(STORE)) || null; } catch (e) { return null; }
@@ -214,7 +232,22 @@
     x.type = "button";
     x.setAttribute("aria-label", t("close"));
     x.addEventListener("click", close);
-    head.appendChild(title); head.appendChild(x);
+    // The menu: the customer's own "delete my data" (confirmed in the conversation first).
+    moreBtn = el("button", "more", "⋯");
+    moreBtn.type = "button";
+    moreBtn.setAttribute("aria-label", t("more"));
+    moreBtn.setAttribute("aria-haspopup", "true");
+    moreBtn.setAttribute("aria-expanded", "false");
+    moreBtn.setAttribute("aria-controls", "fd-menu");
+    moreBtn.addEventListener("click", function () { menu.hidden ? openMenu() : closeMenu(); });
+    menu = el("div", "menu");
+    menu.id = "fd-menu";
+    menu.hidden = true;
+    var erase = el("button", "erase", t("delete_data"));
+    erase.type = "button";
+    erase.addEventListener("click", function () { closeMenu(); confirmErase(); });
+    menu.appendChild(erase);
+    head.appendChild(title); head.appendChild(moreBtn); head.appendChild(x);
 
     log = el("div", "log");
     log.setAttribute("role", "log");
@@ -245,8 +278,12 @@
     form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
     form.appendChild(label); form.appendChild(input); form.appendChild(sendBtn);
 
-    panel.appendChild(head); panel.appendChild(log); panel.appendChild(bar); panel.appendChild(form);
-    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { e.stopPropagation(); close(); } });
+    panel.appendChild(head); panel.appendChild(menu); panel.appendChild(log); panel.appendChild(bar); panel.appendChild(form);
+    panel.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      e.stopPropagation();
+      if (!menu.hidden) { closeMenu(); moreBtn.focus(); } else close();
+    });
     wrap.appendChild(panel); wrap.appendChild(bubble);
     root.appendChild(wrap);
     document.body.appendChild(host);
@@ -400,7 +437,40 @@
     }
   }
 
+  function openMenu() { menu.hidden = false; moreBtn.setAttribute("aria-expanded", "true"); menu.firstChild.focus(); }
+  function closeMenu() { menu.hidden = true; moreBtn.setAttribute("aria-expanded", "false"); }
+
   // ------------------------------------------------------------------ flows
+  function confirmErase() {
+    var old = log.querySelector(".confirm");
+    if (old) old.remove();
+    var box = el("div", "confirm");
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-label", t("delete_data"));
+    box.appendChild(el("p", null, t("delete_confirm")));
+    var row = el("div"), yes = el("button", "danger", t("delete")), no = el("button", null, t("cancel"));
+    yes.type = no.type = "button";
+    no.addEventListener("click", function () { box.remove(); input.focus(); });
+    yes.addEventListener("click", function () { yes.disabled = no.disabled = true; eraseData(box); });
+    row.appendChild(no); row.appendChild(yes); box.appendChild(row);
+    log.appendChild(box); scrollDown(); yes.focus();
+  }
+  function eraseData(box) {
+    // Nothing was sent yet: there is nothing on the server to delete.
+    var gone = saved && saved.id ? api("DELETE", "/api/v1/conversations/" + saved.id).then(function (res) {
+      if (!res.ok && res.status !== 404) return failure(res);
+    }) : Promise.resolve();
+    gone.then(function () {
+      forget();
+      shown = {};
+      log.textContent = "";
+      setHandoff(false);
+      add("note", t("data_deleted")).setAttribute("role", "status");
+    }).catch(function () {
+      box.remove();
+      error(t("delete_failed"), confirmErase);
+    });
+  }
   function history() {
     loaded = true;
     greet();
