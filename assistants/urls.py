@@ -1,6 +1,7 @@
 from django.urls import path
 
 from assistants import views
+from assistants.analytics import views as analytics_views
 from assistants.catalog import views as catalog_views
 from assistants.unanswered import views as unanswered_views
 
@@ -17,4 +18,5 @@ urlpatterns = [
     path("assistants/<uuid:pk>/unanswered", unanswered_views.TopicListView.as_view(), name="unanswered-topic-list"),
     path("assistants/<uuid:pk>/unanswered/<uuid:topic_id>/answer", unanswered_views.TopicAnswerView.as_view(),
          name="unanswered-topic-answer"),
+    path("analytics", analytics_views.AnalyticsView.as_view(), name="analytics"),
 ]

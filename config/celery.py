@@ -15,4 +15,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.autodiscover_tasks()
 app.autodiscover_tasks(["config"])
-app.autodiscover_tasks(["assistants.channels.whatsapp", "assistants.channels.email", "assistants.unanswered"])
+app.autodiscover_tasks(["assistants.channels.whatsapp", "assistants.channels.email", "assistants.unanswered",
+                        "assistants.analytics"])

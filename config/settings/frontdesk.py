@@ -65,3 +65,7 @@ CATALOG_MAX_ITEMS = env.int("CATALOG_MAX_ITEMS", default=2000)  # items one answ
 # centroid is at least this cosine-similar, else it opens a topic. Measured for all-MiniLM-L6-v2
 # (docs/unanswered.md "Grouping"); another embedding model needs its own value.
 UNANSWERED_TOPIC_SIMILARITY = env.float("UNANSWERED_TOPIC_SIMILARITY", default=0.65)
+
+# Analytics (docs/analytics.md): celery beat recomputes every business's yesterday and today in
+# the daily rollup this often, seconds; today's numbers in the report are at most this old.
+ANALYTICS_ROLLUP_INTERVAL = env.float("ANALYTICS_ROLLUP_INTERVAL", default=900.0)

@@ -7,6 +7,7 @@ counted per process. Production always sets REDIS_URL.
 
 from config.settings.billing import BILLING_METER_REPORT_INTERVAL
 from config.settings.env import env
+from config.settings.frontdesk import ANALYTICS_ROLLUP_INTERVAL
 
 
 def redis_services(url: str, *, key_prefix: str = "fd") -> dict:
@@ -44,6 +45,7 @@ CELERY_TASK_ROUTES = {
     "assistants.tasks.source_*": {"queue": "ingest"},
     "assistants.tasks.channel_*": {"queue": "channels"},
     "assistants.tasks.unanswered_*": {"queue": "ingest"},
+    "assistants.tasks.analytics_*": {"queue": "ingest"},
     "billing.tasks.*": {"queue": "billing"},
     "*.webhook_*": {"queue": "webhooks"},
 }
@@ -73,4 +75,5 @@ CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": 300.0},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
+    "analytics-rollup": {"task": "assistants.tasks.analytics_rollup_task", "schedule": ANALYTICS_ROLLUP_INTERVAL},
 }
