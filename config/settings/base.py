@@ -87,6 +87,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end libraries installed from npm (package.json, `make assets`), served as static files.
+STATICFILES_DIRS = [("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # JSON bodies above this are refused with 413 before parsing. File uploads have

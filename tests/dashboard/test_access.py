@@ -37,6 +37,7 @@ PAGES = {
     "/app/knowledge/": Capability.KNOWLEDGE,
     "/app/menu/": Capability.KNOWLEDGE,
     "/app/start/": Capability.KNOWLEDGE,
+    "/app/analytics/": Capability.ASSISTANT,
     "/app/channels/": Capability.CHANNELS,
     "/app/webhooks/": Capability.WEBHOOKS,
     "/app/keys/": Capability.API_KEYS,
