@@ -119,8 +119,9 @@ class AssistantForm(forms.Form):
 class AnalyticsRangeForm(forms.Form):
     """The analytics page's range: the API's rules (assistants/analytics/serializers.py)."""
 
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    # A date input's value is an ISO date in every language (not the locale's date format).
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput({"type": "date"}, "%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}, "%Y-%m-%d"))
     interval = forms.ChoiceField(label=_("Points"), required=False, initial="day",
                                  choices=[("day", _("Days")), ("week", _("Weeks"))])
 
