@@ -22,27 +22,25 @@ BUSIEST_HOURS = 3
 _COUNTERS = ("conversations", "customer_messages", "answers_catalog", "answers_hours", "answers_passages",
              "answers_none", "handoffs", "thumbs_up", "thumbs_down", "staff_replies")
 _SUMS = ", ".join(f"sum({name})::bigint" for name in _COUNTERS)
-_NULLS = ", ".join("NULL::bigint" for _ in _COUNTERS)
 
-# One scan of the index range, MATERIALIZED so both halves read it once: the counters per period,
-# per channel and in all (GROUPING SETS), then the bucket and hour arrays summed element-wise per
-# period and in all (unnest pads the 24 hours with NULL past 24).
+def _array_sum(column: str, size: int) -> str:
+    """The element-wise sum of an int[] column, as one sum() per element: plain aggregates in the
+    same pass as the counters (an unnest would make 41 rows of every row, and then group them)."""
+    return "ARRAY[" + ", ".join(f"sum({column}[{i}])" for i in range(1, size + 1)) + "]::bigint[]"
+
+
+# One pass over one index range: the counters and the element-wise sums of the bucket and hour
+# arrays per period, per channel and in all (GROUPING SETS).
 _REPORT_SQL = f"""
-WITH d AS MATERIALIZED (
-    SELECT CASE WHEN %(week)s THEN date_trunc('week', day::timestamp)::date ELSE day END AS period, channel, updated_at,
-           {", ".join(_COUNTERS)}, first_answer_buckets, staff_reply_buckets, hours
+SELECT GROUPING(period), GROUPING(channel), period, channel, max(updated_at), {_SUMS},
+       {_array_sum("first_answer_buckets", buckets.COUNT)}, {_array_sum("staff_reply_buckets", buckets.COUNT)},
+       {_array_sum("hours", 24)}
+FROM (
+    SELECT CASE WHEN %(week)s THEN date_trunc('week', day::timestamp)::date ELSE day END AS period, *
     FROM {AnalyticsDay._meta.db_table}
     WHERE business_id = %(business)s AND {{assistant}} AND day BETWEEN %(start)s AND %(end)s
-)
-SELECT 'n', GROUPING(period), GROUPING(channel), period, channel, NULL::int, max(updated_at), {_SUMS},
-       NULL::bigint, NULL::bigint, NULL::bigint
-FROM d GROUP BY GROUPING SETS ((period), (channel), ())
-UNION ALL
-SELECT 'b', GROUPING(period), 1, period, NULL, u.i::int, NULL, {_NULLS},
-       sum(u.first_answer)::bigint, sum(u.staff_reply)::bigint, sum(u.hour)::bigint
-FROM d, unnest(d.first_answer_buckets, d.staff_reply_buckets, d.hours) WITH ORDINALITY
-     AS u(first_answer, staff_reply, hour, i)
-GROUP BY GROUPING SETS ((period, u.i), (u.i))
+) d
+GROUP BY GROUPING SETS ((period), (channel), ())
 """  # noqa: S608 - the table name is ours; every value is bound
 
 
@@ -94,22 +92,18 @@ def analytics_report(*, business: Business, assistant: Assistant | None, start: 
     fresh_as_of = None
     with connection.cursor() as cursor:
         cursor.execute(_REPORT_SQL.format(assistant=where_assistant), params)
-        for part, all_periods, all_channels, period, channel, index, updated, *values in cursor.fetchall():
-            if part == "n":
-                target = (total if all_periods and all_channels
-                          else by_channel.setdefault(channel, _empty()) if all_periods
-                          else by_period.setdefault(period, _empty()))
-                # The () set answers one row of NULL sums even when no day matched.
-                target["counts"] = {name: v or 0 for name, v in zip(_COUNTERS, values[:len(_COUNTERS)], strict=True)}
-                if all_periods and all_channels:
-                    fresh_as_of = updated
+        for all_periods, all_channels, period, channel, updated, *values in cursor.fetchall():
+            if all_periods and all_channels:
+                target, fresh_as_of = total, updated
+            elif all_periods:
+                target = by_channel[channel] = _empty()
             else:
-                target = total if all_periods else by_period.setdefault(period, _empty())
-                first_answer, staff_reply, hour = values[len(_COUNTERS):]
-                target["first_answer"][index - 1] = first_answer or 0
-                target["staff_reply"][index - 1] = staff_reply or 0
-                if index <= 24:
-                    target["hours"][index - 1] = hour or 0
+                target = by_period[period] = _empty()
+            # The () set answers one row of NULL sums even when no day matched.
+            target["counts"] = {name: v or 0 for name, v in zip(_COUNTERS, values, strict=False)}
+            first_answer, staff_reply, hours = values[len(_COUNTERS):]
+            if updated is not None:
+                target["first_answer"], target["staff_reply"], target["hours"] = first_answer, staff_reply, hours
     hours = total["hours"]
     busiest = sorted((h for h in range(24) if hours[h]), key=lambda h: (-hours[h], h))[:BUSIEST_HOURS]
     return {
