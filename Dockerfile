@@ -1,4 +1,11 @@
 # Production image: slim Python, non-root, gunicorn managing uvicorn (ASGI) workers.
+
+# The dashboard's front-end libraries (package.json: Chart.js), from the npm registry.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,6 +25,7 @@ COPY requirements.txt .
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
 
 COPY . .
+COPY --from=assets /assets/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # The dashboard's and the widget's Chinese texts: .po compiled to .mo (Babel, no GNU gettext).
 RUN python -m config.compilemessages
 # collectstatic needs settings to load; these placeholders never reach runtime.

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: demo test lint licenses bench-api install install-dev redis vllm-venv browser messages
+.PHONY: demo test lint licenses bench-api install install-dev redis vllm-venv browser messages assets
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,16 @@ install-dev: $(VENV)/.installed-dev
 messages: install
 	$(PY) -m config.compilemessages
 
-demo: install messages
+# Front-end libraries from the npm registry (package.json, locked in package-lock.json): Chart.js
+# for the analytics page, served from node_modules/chart.js/dist (STATICFILES_DIRS). Re-installed
+# only when the lock file changed; no install scripts run.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: node_modules/.package-lock.json
+
+demo: install messages assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_seed --base-url http://$(HOST):$(PORT)
@@ -71,7 +80,7 @@ lint: install-dev
 licenses: install-dev
 	$(PY) .ci/licenses.py
 
-test: install-dev redis lint licenses vllm-venv browser messages
+test: install-dev redis lint licenses vllm-venv browser messages assets
 	$(PY) -m pytest
 
 bench-api: install-dev

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from pgvector.django import VectorField
 
+from assistants.analytics import buckets
 from businesses.tenancy import TenantManager, TenantModel
 
 
@@ -245,6 +247,9 @@ class Conversation(TenantModel):
     customer_token_hash = models.CharField(max_length=64, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # The first time a person took the conversation over (analytics: handoffs and staff reply
+    # times); a later release and handoff keeps it.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantManager()
 
@@ -255,6 +260,9 @@ class Conversation(TenantModel):
             # One customer's conversations (export, erasure) and the retention sweep's cut.
             models.Index(fields=["business", "external_id"], name="conversation_customer"),
             models.Index(fields=["business", "last_message_at"], name="conversation_last_message"),
+            # Analytics' handoffs of a day.
+            models.Index(fields=["business", "handed_off_at"], condition=models.Q(handed_off_at__isnull=False),
+                         name="conversation_handed_off"),
         ]
 
 
@@ -309,7 +317,12 @@ class Message(TenantModel):
     objects = TenantManager()
 
     class Meta:
-        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_created")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_conversation_created"),
+            # Analytics' ratings of a day (a rating is counted on the day it was given).
+            models.Index(fields=["business", "rated_at"], condition=models.Q(rated_at__isnull=False),
+                         name="message_rated"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "idempotency_key"],
                                     condition=models.Q(idempotency_key__isnull=False),
@@ -531,6 +544,8 @@ class UnansweredQuestion(TenantModel):
             models.Index(fields=["topic", "-asked_at"], name="unanswered_question_topic"),
             models.Index(fields=["assistant"], condition=models.Q(topic__isnull=True),
                          name="unanswered_question_ungrouped"),
+            # Analytics' top topics of a date range.
+            models.Index(fields=["assistant", "asked_at"], name="unanswered_question_asked"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["message", "reason"], name="unanswered_question_once_per_reason"),
@@ -636,3 +651,45 @@ class OwnerDigest(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "week"], name="owner_digest_once_per_week")]
+
+
+# --------------------------------------------------------------------------- analytics
+# assistants/analytics/ (docs/analytics.md).
+
+
+class AnalyticsDay(TenantModel):
+    """One assistant's day on one channel, added up: what the analytics report reads, so a year
+    is one index range of at most 366 rows per channel. Recomputed whole from the messages by
+    ``analytics_rollup`` (celery beat keeps yesterday and today fresh).
+
+    ``day`` is a date in the business's time zone. Durations are not averaged but counted into
+    fixed log-scale buckets (assistants/analytics/buckets.py), so a median over any set of days
+    is the median of the summed buckets."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=10, choices=Conversation.Channel.choices)
+    conversations = models.PositiveIntegerField(default=0)  # started this day
+    customer_messages = models.PositiveIntegerField(default=0)
+    answers_catalog = models.PositiveIntegerField(default=0)
+    answers_hours = models.PositiveIntegerField(default=0)
+    answers_passages = models.PositiveIntegerField(default=0)
+    answers_none = models.PositiveIntegerField(default=0)  # the handoff answer
+    handoffs = models.PositiveIntegerField(default=0)  # conversations first taken over by a person this day
+    thumbs_up = models.PositiveIntegerField(default=0)  # ratings given this day
+    thumbs_down = models.PositiveIntegerField(default=0)
+    staff_replies = models.PositiveIntegerField(default=0)
+    # Bucket counts (assistants/analytics/buckets.py): seconds from a conversation's first
+    # customer message to its first answer; seconds a customer waited for a person's reply.
+    first_answer_buckets = ArrayField(models.IntegerField(), default=buckets.zeros)
+    staff_reply_buckets = ArrayField(models.IntegerField(), default=buckets.zeros)
+    # Customer messages by hour of the day (0-23, the business's time zone).
+    hours = ArrayField(models.IntegerField(), size=24, default=buckets.hour_zeros)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "day", "channel"], name="analytics_day_unique"),
+        ]
+        indexes = [models.Index(fields=["business", "assistant", "day"], name="analytics_day_range")]

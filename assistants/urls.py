@@ -1,6 +1,7 @@
 from django.urls import path
 
 from assistants import views
+from assistants.analytics import views as analytics_views
 from assistants.catalog import views as catalog_views
 from assistants.regression import views as test_views
 from assistants.unanswered import views as unanswered_views
@@ -24,4 +25,5 @@ urlpatterns = [
     path("test-runs/<uuid:pk>", test_views.KnowledgeTestRunDetailView.as_view(), name="knowledge-test-run-detail"),
     path("sources/<uuid:pk>/publish", test_views.SourcePublishView.as_view(), name="source-publish"),
     path("sources/<uuid:pk>/discard", test_views.SourceDiscardView.as_view(), name="source-discard"),
+    path("analytics", analytics_views.AnalyticsView.as_view(), name="analytics"),
 ]

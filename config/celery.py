@@ -16,4 +16,4 @@ app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.autodiscover_tasks()
 app.autodiscover_tasks(["config"])
 app.autodiscover_tasks(["assistants.channels.whatsapp", "assistants.channels.email", "assistants.channels.owner",
-                        "assistants.unanswered", "assistants.regression", "assistants.privacy"])
+                        "assistants.unanswered", "assistants.regression", "assistants.privacy", "assistants.analytics"])

@@ -13,6 +13,7 @@ NAV = [
     ("dashboard:onboarding", _("Get started"), Capability.KNOWLEDGE),
     ("dashboard:inbox", _("Inbox"), Capability.INBOX),
     ("dashboard:unanswered", _("Unanswered"), Capability.KNOWLEDGE),
+    ("dashboard:analytics", _("Analytics"), Capability.ASSISTANT),
     ("dashboard:playground", _("Playground"), Capability.ASSISTANT),
     ("dashboard:knowledge", _("Knowledge"), Capability.KNOWLEDGE),
     ("dashboard:tests", _("Tests"), Capability.KNOWLEDGE),

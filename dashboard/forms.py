@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from businesses.forms import LoginLimitMixin
@@ -96,3 +97,31 @@ class AssistantForm(forms.Form):
 
     def day_fields(self):
         return [self[f"hours_{day}"] for day in DAY_LABELS]
+
+
+class AnalyticsRangeForm(forms.Form):
+    """The analytics page's range: the API's rules (assistants/analytics/serializers.py)."""
+
+    # A date input's value is an ISO date in every language (not the locale's date format).
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput({"type": "date"}, "%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}, "%Y-%m-%d"))
+    interval = forms.ChoiceField(label=_("Points"), required=False, initial="day",
+                                 choices=[("day", _("Days")), ("week", _("Weeks"))])
+
+    def __init__(self, *args, today, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self):
+        from datetime import timedelta
+
+        from assistants.analytics.serializers import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS
+
+        data = super().clean()
+        end = data.get("end") or self.today
+        start = data.get("start") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        if start > end:
+            raise ValidationError(_("The first day must be on or before the last day."))
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            raise ValidationError(_("A report covers at most %(n)s days.") % {"n": MAX_RANGE_DAYS})
+        return {**data, "start": start, "end": end, "interval": data.get("interval") or "day"}

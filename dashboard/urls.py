@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import accounts, assistant, business, inbox, knowledge, privacy, tests, unanswered
+from dashboard.views import accounts, analytics, assistant, business, inbox, knowledge, privacy, tests, unanswered
 
 app_name = "dashboard"
 
@@ -43,6 +43,7 @@ urlpatterns = [
     path("inbox/<uuid:pk>/<str:action>/", inbox.conversation_action, name="conversation_action"),
     path("unanswered/", unanswered.unanswered, name="unanswered"),
     path("unanswered/<uuid:pk>/answer/", unanswered.unanswered_answer, name="unanswered_answer"),
+    path("analytics/", analytics.analytics, name="analytics"),
     path("channels/", business.channels, name="channels"),
     path("channels/widget-key/", business.widget_key_create, name="widget_key_create"),
     path("channels/whatsapp/<uuid:pk>/delete/", business.whatsapp_delete, name="whatsapp_delete"),

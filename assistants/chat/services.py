@@ -23,6 +23,8 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assistants.catalog.answers import catalog_answer
@@ -103,7 +105,11 @@ def conversation_set_state(*, conversation: Conversation, state: str) -> Convers
         scoped = Conversation.objects.for_business(conversation.business_id).filter(pk=conversation.pk)
         # Two steps so that exactly one caller sees the change (a row UPDATE re-checks its WHERE
         # after waiting for a concurrent one): the handoff's follow-ups happen once per handoff.
-        changed = scoped.filter(state__in=allowed - {state}).update(state=state, updated_at=timezone.now())
+        now = timezone.now()
+        # The first handoff is kept (analytics counts handed-off conversations once).
+        first_handoff = ({"handed_off_at": Coalesce("handed_off_at", Value(now))}
+                         if state == Conversation.State.HANDOFF else {})
+        changed = scoped.filter(state__in=allowed - {state}).update(state=state, updated_at=now, **first_handoff)
         if not changed and not scoped.filter(state=state).update(updated_at=timezone.now()):
             raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
                                    status=409)
@@ -252,7 +258,8 @@ def staff_message_send(*, conversation: Conversation, content: str) -> Message:
             raise ApplicationError("conversation_closed", "This conversation is closed.", status=409)
         now = timezone.now()
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
-            state=Conversation.State.HANDOFF, last_message_at=now, updated_at=now)
+            state=Conversation.State.HANDOFF, last_message_at=now, updated_at=now,
+            handed_off_at=Coalesce("handed_off_at", Value(now)))
         staff = Message.objects.unscoped().create(business_id=conversation.business_id, conversation=locked,
                                                   role=Message.Role.STAFF, content=content)
         if locked.state != Conversation.State.HANDOFF:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assistants', '0012_unanswered'),
+        ('assistants', '0013_analytics'),
         ('businesses', '0003_apikey_key_encrypted_accountsettings_invitation'),
     ]
 

@@ -98,6 +98,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end libraries installed from npm (package.json, `make assets`), served as static files.
+STATICFILES_DIRS = [("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Request bodies (config/bodylimit.py): a JSON or form body above MAX_JSON_BODY_BYTES, a

@@ -76,3 +76,7 @@ UNANSWERED_TOPIC_SIMILARITY = env.float("UNANSWERED_TOPIC_SIMILARITY", default=0
 # every new version of a source is published; the model answers this many of them at once.
 KNOWLEDGE_TESTS_MAX = env.int("KNOWLEDGE_TESTS_MAX", default=200)
 KNOWLEDGE_TESTS_CONCURRENCY = env.int("KNOWLEDGE_TESTS_CONCURRENCY", default=4)
+
+# Analytics (docs/analytics.md): celery beat recomputes every business's yesterday and today in
+# the daily rollup this often, seconds; today's numbers in the report are at most this old.
+ANALYTICS_ROLLUP_INTERVAL = env.float("ANALYTICS_ROLLUP_INTERVAL", default=900.0)

@@ -7,7 +7,7 @@ counted per process. Production always sets REDIS_URL.
 
 from config.settings.billing import BILLING_METER_REPORT_INTERVAL
 from config.settings.env import env
-from config.settings.frontdesk import INGEST_SWEEP_SECONDS
+from config.settings.frontdesk import ANALYTICS_ROLLUP_INTERVAL, INGEST_SWEEP_SECONDS
 from config.settings.whatsapp import OWNER_DIGEST_SWEEP_INTERVAL
 
 
@@ -47,6 +47,7 @@ CELERY_TASK_ROUTES = {
     "assistants.tasks.channel_*": {"queue": "channels"},
     "assistants.tasks.unanswered_*": {"queue": "ingest"},
     "assistants.privacy.tasks.*": {"queue": "ingest"},
+    "assistants.tasks.analytics_*": {"queue": "ingest"},
     "billing.tasks.*": {"queue": "billing"},
     "*.webhook_*": {"queue": "webhooks"},
 }
@@ -80,4 +81,5 @@ CELERY_BEAT_SCHEDULE = {
                            "schedule": OWNER_DIGEST_SWEEP_INTERVAL},
     "privacy-retention": {"task": "assistants.privacy.tasks.retention_sweep_task", "schedule": 3600.0},
     "privacy-business-purge": {"task": "assistants.privacy.tasks.business_purge_due_task", "schedule": 3600.0},
+    "analytics-rollup": {"task": "assistants.tasks.analytics_rollup_task", "schedule": ANALYTICS_ROLLUP_INTERVAL},
 }

@@ -38,6 +38,7 @@ PAGES = {
     "/app/tests/": Capability.KNOWLEDGE,
     "/app/menu/": Capability.KNOWLEDGE,
     "/app/start/": Capability.KNOWLEDGE,
+    "/app/analytics/": Capability.ASSISTANT,
     "/app/channels/": Capability.CHANNELS,
     "/app/webhooks/": Capability.WEBHOOKS,
     "/app/keys/": Capability.API_KEYS,
