@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.response import Response
@@ -33,7 +34,11 @@ class TranscriptRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, str):
             return data.encode(self.charset)
-        # An error body (404, 400) on a txt request: still the one error shape, as JSON text.
+        # An error body (403, 404, 400) on a txt request: still the one error shape, as JSON, and
+        # said so in its Content-Type (DRF set the header from this renderer before rendering).
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
         return renderers.JSONRenderer().render(data)
 
 
@@ -56,7 +61,9 @@ def _render(document: dict, fmt: str, filename: str):
 
 
 class ConversationExportView(_ExportView):
-    @extend_schema(parameters=[FORMAT], responses={200: OpenApiResponse(description="The export document")},
+    @extend_schema(parameters=[FORMAT], responses={(200, "application/json"): OpenApiResponse(
+                       OpenApiTypes.OBJECT, description="The export document"), (200, "text/plain"): OpenApiResponse(
+                       OpenApiTypes.STR, description="?format=txt: the transcript")},
                    summary="Export a conversation: every message, citation, rating and channel record")
     def get(self, request, pk):
         fmt = _format(request)
@@ -76,8 +83,10 @@ def _external_id(value: str) -> str:
 
 
 class CustomerExportView(_ExportView):
-    @extend_schema(parameters=[FORMAT], responses={200: OpenApiResponse(description="The export document"),
-                                                   404: OpenApiResponse(description="No conversation of it")},
+    @extend_schema(parameters=[FORMAT], responses={(200, "application/json"): OpenApiResponse(
+                       OpenApiTypes.OBJECT, description="The export document"), (200, "text/plain"): OpenApiResponse(
+                       OpenApiTypes.STR, description="?format=txt: the transcript"),
+                       404: OpenApiResponse(description="No conversation of it")},
                    summary="Export every conversation of one customer (widget or API customer id, WhatsApp "
                            "number)")
     def get(self, request, external_id):
