@@ -308,8 +308,8 @@ def test_each_role_sees_its_pages_and_is_refused_the_others(live_api, pages):
 
     def admin_member(page):
         _sign_in(page, live_api.url, admin.email)
-        expect(_nav(page)).to_have_text(["Get started", "Inbox", "Unanswered", "Playground", "Knowledge", "Menu",
-                                         "Assistant", "Channels", "Webhooks"])
+        expect(_nav(page)).to_have_text(["Get started", "Inbox", "Unanswered", "Analytics", "Playground", "Knowledge",
+                                         "Menu", "Assistant", "Channels", "Webhooks"])
         response = page.goto(f"{live_api.url}/app/keys/")
         assert response.status == 403
         expect(page.get_by_role("heading", level=1)).to_have_text("Not for your role")
