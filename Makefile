@@ -44,6 +44,7 @@ demo: install messages assets
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_seed --base-url http://$(HOST):$(PORT)
+	$(PY) manage.py analytics_rollup --days 30  # no celery beat in the demo: the analytics of its month
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	exec $(VENV)/bin/gunicorn config.asgi:application \
 		--workers $(WEB_WORKERS) --bind $(HOST):$(PORT) --access-logfile -

@@ -69,7 +69,7 @@ WHERE c.business_id = ANY(%(businesses)s::uuid[])
 
 RATED_SQL = "UPDATE assistants_message SET rated_at = created_at + interval '2 minutes' WHERE rating <> ''"
 
-# Rollup rows made directly: every day of the year on two channels, about 1.4 messages a row.
+# Rollup rows made directly: every day of the year on two channels, 0.8 questions and answers a row.
 SYNTHETIC_SQL = """
 INSERT INTO assistants_analyticsday (id, business_id, created_at, updated_at, assistant_id, day, channel,
     conversations, customer_messages, answers_catalog, answers_hours, answers_passages, answers_none, handoffs,
@@ -81,7 +81,7 @@ SELECT gen_random_uuid(), a.business_id, now(), now(), a.id, d::date, ch, r.n, r
        ARRAY(SELECT CASE WHEN h = 12 THEN r.n ELSE 0 END FROM generate_series(0, 23) h)
 FROM assistants_assistant a, generate_series(%(first)s::date, %(last)s::date, interval '1 day') d,
      unnest(ARRAY['widget', 'whatsapp']) ch,
-     LATERAL (SELECT floor(random() * 2 + (extract(doy FROM d) * 0))::int AS n) r
+     LATERAL (SELECT floor(random() * 2.5 + (extract(doy FROM d) * 0))::int AS n) r
 WHERE a.business_id = ANY(%(businesses)s::uuid[])
 """
 

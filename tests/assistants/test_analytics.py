@@ -306,3 +306,17 @@ def test_median_of_buckets_is_within_19_percent_of_the_true_median():
         # The bucket of the lower middle sample, interpolated: within one bucket's √2 of it.
         assert middle / math.sqrt(2) <= buckets.median(counts) <= samples[len(samples) // 2] * math.sqrt(2)
     assert buckets.median(buckets.zeros()) is None
+
+
+def test_management_command_backfills_the_last_days(day_of_traffic):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tenant, other = day_of_traffic
+    days = (local_today("Asia/Shanghai") - DAY).days + 2
+    out = StringIO()
+    call_command("analytics_rollup", "--days", str(days), "--business", str(tenant.business.pk), stdout=out)
+    assert rows(tenant)[(DAY, "widget")]["conversations"] == 1
+    assert not AnalyticsDay.objects.for_business(other.business).exists()
+    assert "for 1 businesses" in out.getvalue()
