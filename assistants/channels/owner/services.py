@@ -25,6 +25,7 @@ from assistants.catalog.answers import items_named
 from assistants.catalog.services import catalog_item_update
 from assistants.channels.owner.commands import DAYS, Command, CommandError, command_parse
 from assistants.channels.owner.selectors import digest_topics, week_numbers
+from assistants.channels.whatsapp.outbound import outbound_send
 from assistants.models import (
     Assistant,
     CatalogItem,
@@ -326,8 +327,6 @@ def owner_connection(*, business_id: uuid.UUID | str) -> WhatsAppConnection | No
 def _digest_whatsapp(business: Business, digest: OwnerDigest, summary: str,
                      topics: list[tuple[UnansweredTopic, str]], now: dt.datetime) -> str:
     """Send the digest to the owner's WhatsApp; what happened (OwnerDigest.whatsapp)."""
-    from assistants.channels.whatsapp.services import outbound_send
-
     connection = owner_connection(business_id=business.pk)
     if connection is None:
         return "skipped"
