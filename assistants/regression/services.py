@@ -139,12 +139,17 @@ def answer_facts(text: str) -> list[str]:
     return list(dict.fromkeys(f for f in facts if any(c.isdigit() for c in f)))[:MAX_FACTS]
 
 
+def _tested_questions(assistant: Assistant) -> set[str]:
+    """The assistant's tested questions, normalised: an automatic test never repeats one."""
+    return {_norm(q) for q in KnowledgeTest.objects.for_business(assistant.business_id)
+            .filter(assistant=assistant).values_list("question", flat=True)}
+
+
 def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions: list[str]) -> list[KnowledgeTest]:
     """The answered topic's example questions as tests: each must be answered, with the numbers
     the owner's answer states. Questions already tested are skipped."""
     assistant = Assistant.objects.for_business(topic.business_id).get(pk=topic.assistant_id)
-    tested = {_norm(q) for q in KnowledgeTest.objects.for_business(topic.business_id)
-              .filter(assistant=assistant).values_list("question", flat=True)}
+    tested = _tested_questions(assistant)
     created = []
     for question in questions:
         if _norm(question) in tested:
@@ -163,9 +168,7 @@ def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions
 def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str) -> KnowledgeTest | None:
     """A staff member's reply taught to the assistant (an FAQ) becomes a test of its question,
     with the reply's numbers; None when that question is tested already or the cap is reached."""
-    tested = {_norm(q) for q in KnowledgeTest.objects.for_business(assistant.business_id)
-              .filter(assistant=assistant).values_list("question", flat=True)}
-    if _norm(" ".join(question.split())) in tested:
+    if _norm(question) in _tested_questions(assistant):
         return None
     try:
         return knowledge_test_create(assistant=assistant, question=question[:1000], must_contain=answer_facts(answer),

@@ -26,8 +26,7 @@ def _facts(text: str) -> list[str]:
 def _context(request) -> dict:
     tests = list(knowledge_test_list(assistant=request.assistant).order_by("created_at", "id"))
     run = knowledge_run_latest(assistant=request.assistant)
-    return {"tests": tests, "run": run, "busy": run is not None and run.status in BUSY,
-            "failing": sum(t.last_result == KnowledgeTest.Result.FAILED for t in tests)}
+    return {"tests": tests, "run": run, "busy": run is not None and run.status in BUSY}
 
 
 @member_page(Capability.KNOWLEDGE)
