@@ -67,6 +67,7 @@ class Passage:
     # Cosine similarity to the question (1 - cosine distance); None without a query vector.
     similarity: float | None = None
     catalog_item_id: str | None = None  # the catalog item this passage renders, if any
+    ordinal: int = 0  # the chunk's place in its source
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -129,7 +130,7 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
         FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
     )
     SELECT c.id, c.source_id, s.title, c.text, f.score, f.vector_rank, f.text_rank, {similarity},
-           c.catalog_item_id
+           c.catalog_item_id, c.ordinal
     FROM fused f
     JOIN assistants_chunk c ON c.id = f.id AND c.business_id = %(business_id)s
     JOIN assistants_knowledgesource s ON s.id = c.source_id AND s.business_id = %(business_id)s
@@ -148,4 +149,4 @@ def hybrid_search(*, business_id, assistant_id, query: str, query_vector: list[f
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     return [Passage(str(r[0]), str(r[1]), r[2], r[3], float(r[4]), r[5], r[6],
-                    float(r[7]) if r[7] is not None else None, str(r[8]) if r[8] else None) for r in rows]
+                    float(r[7]) if r[7] is not None else None, str(r[8]) if r[8] else None, r[9]) for r in rows]

@@ -85,6 +85,7 @@ FAQ = [
 ]
 REPLY_WORDS = ("Dogs are welcome on our terrace but not inside the dining room and there is free parking for guests "
                "behind the restaurant with the entrance on Mill Lane").split()
+SENTENCE_WORDS = 10  # the stand-in's sentences
 # vLLM's tiny model has a 1,024-token context (tests/inference/vllm_support.py); the tests use 560.
 VLLM_CONTEXT_TOKENS = 560
 
@@ -189,7 +190,14 @@ def _standin_main(tokens_per_second: float, reply_tokens: int) -> None:
     # socketserver's listen backlog is 5: a burst of 256 connects would overflow it and
     # wait for SYN retransmits (1 s and more), which is not the model server's latency.
     ThreadingHTTPServer.request_queue_size = 1024
-    reply = " ".join(REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(reply_tokens))
+    # A grounded answer, as a working model gives: sentences that cite passage 1 (the grounding
+    # gate streams each one as it ends), so the rows measure the usual path, not the fallback.
+    words = [REPLY_WORDS[i % len(REPLY_WORDS)] for i in range(reply_tokens)]
+    for i in range(SENTENCE_WORDS - 1, len(words), SENTENCE_WORDS):
+        words[i] += " [1]."
+    if not words[-1].endswith("."):
+        words[-1] += " [1]."
+    reply = " ".join(words)
     server = MisbehavingServer(mode="normal", reply=reply, tokens_per_second=tokens_per_second,
                                model="stand-in").start()
     print(server.base_url, flush=True)
@@ -374,12 +382,15 @@ async def _wave(target: Target, concurrency: int, per_client: int) -> tuple[list
 
 
 def _measure(server: str, path: str, target: Target, concurrency: int, per_client: int,
-             pids: dict[str, int | None], quotas: str = "") -> Result:
+             pids: dict[str, int | None], quotas: str = "", flame: Path | None = None) -> Result:
     asyncio.run(_wave(target, concurrency, 1))  # warm-up: connections, lazy loading, caches
+    spy = _flame_start(pids["web"], flame) if flame else None
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     load_before = time.process_time()
     samples, seconds = asyncio.run(_wave(target, concurrency, per_client))
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    if spy is not None:
+        _flame_stop(spy, flame)
     cpu["load generator"] = time.process_time() - load_before
     result = Result(server, path, concurrency, seconds, samples, cpu, quotas)
     statuses: dict[str, int] = {}
@@ -390,6 +401,30 @@ def _measure(server: str, path: str, target: Target, concurrency: int, per_clien
           f"{result.rate:7.1f} msg/s  ttft p50 {result.ttft(50):7.1f} ms  p99 {result.ttft(99):7.1f} ms"
           + (f"  failed: {statuses}" if statuses else ""), flush=True)
     return result
+
+
+def _flame_start(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy sampling the web workers (the gunicorn master's children) while the rows run."""
+    spy = ROOT / ".venv/bin/py-spy"
+    if not spy.exists():
+        raise SystemExit("--flame needs py-spy (requirements-dev.txt: make install-dev)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
+                             "--format", "flamegraph", "--output", str(out), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # attached before the first request
+    return proc
+
+
+def _flame_stop(proc: subprocess.Popen, out: Path) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes the graph on SIGINT
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        err = "timed out"
+    print(f"  flame graph of the web workers: {out}" if out.exists() else f"  py-spy failed: {err[-500:]}",
+          flush=True)
 
 
 def _pooled(parts: list[Result]) -> Result:
@@ -488,8 +523,11 @@ def _bench_server(name: str, base_url: str, model: str, capacity: int, context_t
                 for setting in (quotas if r % 2 == 0 else quotas[::-1]):  # on, off, off, on, ...
                     port, web = webs[setting]
                     frontdesk = Target("127.0.0.1", port, True, fd_requests[setting])
+                    flame = (args.flame if args.flame and n == max(levels) and r == 0 and setting == quotas[0]
+                             else None)
                     parts[setting].append(_measure(name, "Frontdesk", frontdesk, n, per_client,
-                                                   {**pids, "web": web.pid}, setting if labelled else ""))
+                                                   {**pids, "web": web.pid}, setting if labelled else "",
+                                                   flame=flame))
             results += [_pooled(parts[setting]) for setting in quotas]
     finally:
         for _, web in webs.values():
@@ -570,7 +608,17 @@ def _profile_main(requests: int) -> None:
         return sync_to_async(run, thread_sensitive=False)
 
     embedder = providers.embedder()
-    embedder.embed_query = timed("  embed the query (MiniLM, ONNX int8)", embedder.embed_query)
+    embed_cpu: list[float] = []
+    embed_query = embedder.embed_query
+
+    def embed_timed(text):
+        t = time.process_time()  # ONNX Runtime may compute on its own threads
+        try:
+            return embed_query(text)
+        finally:
+            embed_cpu.append(time.process_time() - t)
+
+    embedder.embed_query = timed("  embed the query (MiniLM, ONNX int8)", embed_timed)
     embedder.count_tokens = timed("  count tokens (prompt budget)", embedder.count_tokens)
     selectors.assistant_chunk_count = timed("  count the assistant's chunks (SQL)", selectors.assistant_chunk_count)
     selectors.hybrid_search = timed("  hybrid search (SQL)", selectors.hybrid_search)
@@ -581,10 +629,8 @@ def _profile_main(requests: int) -> None:
         t0 = time.perf_counter()
         conversation = await step("look up the conversation", chat.conversation_for_caller)(
             business=key.business, conversation_id=cid, key=key, customer_token=None)
-        sent = await step("save the customer message", chat.message_send)(
+        _, prepared = await step("save the message, prepare the answer", chat.message_answer_begin)(
             conversation=conversation, content=question, idempotency_key=None)
-        prepared = await step("answer_prepare", chat.answer_prepare)(
-            conversation=sent.conversation, customer=sent.customer, first_answer=True)
         t1 = time.perf_counter()
         record("total before the model request", t1 - t0)
         first = None
@@ -602,6 +648,7 @@ def _profile_main(requests: int) -> None:
                 sql.clear()
 
     asyncio.run(run_all())
+    embed_cpu_ms = statistics.median(embed_cpu[3:] or embed_cpu) * 1000
     rows = []
     for name, values in steps.items():
         queries = sql.get(name.strip(), [])
@@ -688,7 +735,7 @@ def _profile_main(requests: int) -> None:
         Business.objects.filter(pk=signup.business.pk).delete()
     except Exception as exc:  # see _cleanup_main
         print(f"bench business {signup.business.pk} not deleted: {exc}", file=sys.stderr)
-    print(json.dumps({"steps": rows, "cprofile": text.getvalue(), "asgi": in_process,
+    print(json.dumps({"steps": rows, "cprofile": text.getvalue(), "asgi": in_process, "embed_cpu_ms": embed_cpu_ms,
                       "loop_cprofile": loop_text.getvalue()}))
 
 
@@ -741,6 +788,136 @@ def _quota_table(results: list[Result]) -> None:
               f"{spread(off, lambda r: r.ttft(50)):>22} {on.ttft(50) - off.ttft(50):>+9.1f} "
               f"{spread(on, lambda r: r.total(50)):>22} {spread(off, lambda r: r.total(50)):>22} "
               f"{on.total(50) - off.total(50):>+10.1f} {on.cpu_ms('web'):>8.1f}/{off.cpu_ms('web'):<9.1f}")
+
+
+# --------------------------------------------------------------------------- prefix cache
+
+# A fuller FAQ for the prefix-cache measurement: 20 customers, 20 different questions.
+PREFIX_FAQ = [
+    ("Can I bring my dog?", "Dogs are welcome on our terrace, but not inside the dining room."),
+    ("Do you have parking?", "There is free parking for guests behind the restaurant, entrance on Mill Lane."),
+    ("Do you deliver?", "We deliver within 5 km on Friday and Saturday evenings; order by phone."),
+    ("Can I book a table for a big group?", "Groups of up to 8 can book online; for more please call us."),
+    ("Do you have vegan dishes?", "Our garden curry and the tofu noodles are vegan."),
+    ("Is there a children's menu?", "Children get smaller portions of the noodles and the rice dishes."),
+    ("Can I pay by card?", "We take debit and credit cards, and contactless payments."),
+    ("Is the restaurant wheelchair accessible?", "The dining room and the toilets are step-free."),
+    ("Do you serve gluten-free food?", "Ask for the rice noodles; the soy sauce can be gluten-free tamari."),
+    ("Can I bring my own wine?", "You may bring your own wine; we open it for a corkage fee."),
+    ("Do you cater for parties?", "We cater for birthday and office parties with set menus."),
+    ("Is there wifi?", "Guests can use our free wifi; the password is on the menu."),
+    ("Do you sell gift vouchers?", "Gift vouchers are sold at the counter in any amount."),
+    ("Are there high chairs?", "We have high chairs for babies and toddlers."),
+    ("Do you take reservations by email?", "Reservations are taken by phone or on our website, not by email."),
+    ("Is there outdoor seating?", "The terrace seats guests outside from spring to autumn."),
+    ("Do you have halal meat?", "Our chicken and lamb are halal certified."),
+    ("Can I order takeaway?", "Takeaway orders are collected at the counter; call ahead."),
+    ("Do you have a lunch special?", "On weekdays the lunch special is a soup with a main dish."),
+    ("Is there a dress code?", "There is no dress code; come as you are."),
+]
+
+
+def _prefix_main(base_url: str, model: str, order: str, customers: int) -> None:
+    """Child: one business (its own name: its own prompt head), ``customers`` customers asking
+    different questions one after another through the real chat flow, with the vLLM server's
+    prefix-cache counters read before and after."""
+    import uuid
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from assistants.chat import services as chat
+    from assistants.services import business_signup, source_create
+    from businesses.authentication import api_key_resolve
+    from businesses.models import Business
+    from tests.inference.vllm_support import parse_metrics
+
+    settings.CHAT_PASSAGE_ORDER = order
+    signup = business_signup(email=f"bench-prefix-{uuid.uuid4().hex}@example.com", password="a sturdy passphrase 42",
+                             business_name=f"Bench Prefix Bistro {order} {uuid.uuid4().hex[:6]}")
+    unlimited_plan(signup.business.pk)
+    assistant = signup.assistant
+    assistant.instructions = ("Greet the guest warmly. Mention the terrace when the weather is asked about. "
+                              "Never promise a table: offer to book one. Keep answers to two sentences.")
+    assistant.max_answer_tokens = 8
+    assistant.save(update_fields=["instructions", "max_answer_tokens"])
+    _source_ready(source_create(assistant=assistant, kind="faq", title="FAQ",
+                                pairs=[{"question": q, "answer": a} for q, a in PREFIX_FAQ]))
+    key = api_key_resolve(signup.secret_key)
+
+    def counters() -> dict[str, float]:
+        metrics = parse_metrics(urlopen(base_url.rsplit("/v1", 1)[0] + "/metrics", timeout=10).read().decode())
+        return {name: metrics.get(f"vllm:{name}_total", metrics.get(f"vllm:{name}", 0.0))
+                for name in ("prefix_cache_queries", "prefix_cache_hits", "prompt_tokens")}
+
+    before = counters()
+    prompt_tokens, answered = [], 0
+    for i in range(customers):
+        conversation, _ = chat.conversation_start(assistant=assistant, key=key)
+        question = PREFIX_FAQ[i % len(PREFIX_FAQ)][0]
+        _, prepared = chat.message_answer_begin(conversation=conversation, content=question, idempotency_key=None)
+        if prepared is None or prepared.composed is not None:
+            continue
+        outcome = chat.answer_run(prepared)
+        if isinstance(outcome, chat.Done):
+            answered += 1
+            prompt_tokens.append(outcome.answer.tokens_in)
+    after = counters()
+    Business.objects.filter(pk=signup.business.pk).delete()
+    delta = {name: after[name] - before[name] for name in before}
+    print(json.dumps({"order": order, "answered": answered, "customers": customers, **delta,
+                      "prompt_tokens_mean": statistics.fmean(prompt_tokens) if prompt_tokens else 0}))
+
+
+def _prefix_cache(args: argparse.Namespace) -> dict:
+    """The prefix-cache hit rate of the genuine vLLM on the CPU, per passage order, same run."""
+    from tests.inference.vllm_support import VLLMServer, build_tiny_model, ensure_vllm_venv
+
+    ensure_vllm_venv()
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build_tiny_model(Path(tmp) / "tiny-llama")
+        # Blocks of 32 tokens (the CPU backend's default is 128; GPUs use 16): a cached prefix
+        # counts in whole blocks.
+        server = VLLMServer(model_dir, max_num_seqs=8, extra_args=("--enable-prefix-caching", "--block-size", "32"))
+        server.start()
+        try:
+            print(f"\nPrefix cache (vLLM {server.model} on the CPU, --block-size 32): one business per row, "
+                  f"{args.prefix_customers} customers asking different questions, one after another")
+            print(f"{'passage order':<14} {'answered':>8} {'prompt tok':>10} {'queried':>8} {'hits':>7} "
+                  f"{'hit rate':>8}")
+            for order in ("rank", "document"):
+                row = _child(["_prefix", server.base_url, server.model, order, str(args.prefix_customers)],
+                             _django_env(base_url=server.base_url, model=server.model, capacity=8,
+                                         context_tokens=VLLM_CONTEXT_TOKENS, redis=False))
+                rate = row["prefix_cache_hits"] / row["prefix_cache_queries"] if row["prefix_cache_queries"] else 0.0
+                print(f"{order:<14} {row['answered']:>8} {row['prompt_tokens_mean']:>10.0f} "
+                      f"{row['prefix_cache_queries']:>8.0f} {row['prefix_cache_hits']:>7.0f} {rate:>8.1%}")
+                out[f"prefix_hit_rate_{order}"] = round(rate, 3)
+        finally:
+            server.stop()
+    return out
+
+
+def _cpu_summary(results: list[Result]) -> dict:
+    """CPU per streamed message at the largest N (the stand-in): Frontdesk's web workers and
+    PostgreSQL against the direct client (the load generator reading the same stream)."""
+    rows = [r for r in results if r.server == "stand-in" and r.quotas in ("", "on")]
+    if not rows:
+        return {}
+    n = max(r.concurrency for r in rows)
+    direct = next((r for r in rows if r.path == "direct" and r.concurrency == n), None)
+    fd = next((r for r in rows if r.path == "Frontdesk" and r.concurrency == n), None)
+    if direct is None or fd is None:
+        return {}
+    web, pg, client = fd.cpu_ms("web"), fd.cpu_ms("postgres"), direct.cpu_ms("load generator")
+    print(f"\nCPU per streamed message at N={n} (stand-in): web {web:.1f} ms + PostgreSQL {pg:.1f} ms = "
+          f"{web + pg:.1f} ms (target <= 10); the direct client reading the same stream: {client:.1f} ms")
+    return {"concurrency": n, "web_cpu_ms_per_msg": round(web, 2), "pg_cpu_ms_per_msg": round(pg, 2),
+            "web_pg_cpu_ms_per_msg": round(web + pg, 2), "direct_cpu_ms_per_msg": round(client, 2),
+            "frontdesk_msgs_per_s": round(fd.rate, 1), "direct_msgs_per_s": round(direct.rate, 1)}
 
 
 def _quota_micro_main(calls: int) -> None:
@@ -878,6 +1055,8 @@ def main() -> None:
     parser.add_argument("--vllm-max-tokens", type=int, default=16, help="vLLM: tokens per answer")
     parser.add_argument("--profile", action="store_true", help="time one request's steps in-process")
     parser.add_argument("--profile-requests", type=int, default=30)
+    parser.add_argument("--flame", type=Path, default=None,
+                        help="py-spy flame graph (SVG) of the web workers during the largest N's Frontdesk row")
     parser.add_argument("--quotas", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=["on"],
                         help="stand-in: Frontdesk rows per BILLING_ENFORCE_QUOTAS setting, e.g. on,off")
     parser.add_argument("--quota-repeats", type=int, default=3,
@@ -885,7 +1064,17 @@ def main() -> None:
     parser.add_argument("--quota-micro", action="store_true",
                         help="time the quota path in-process (default with several --quotas)")
     parser.add_argument("--quota-calls", type=int, default=2000, help="--quota-micro: calls of each operation")
+    parser.add_argument("--prefix-cache", action="store_true",
+                        help="the genuine vLLM on the CPU: its prefix-cache hit rate per passage order")
+    parser.add_argument("--prefix-customers", type=int, default=20)
+    parser.add_argument("--quick", action="store_true",
+                        help="the same measurement, shorter (N=256 only, fewer messages; under two minutes)")
+    parser.add_argument("--json", type=Path, default=None, dest="json_out",
+                        help="write web_cpu_ms_per_msg, pg_cpu_ms_per_msg, direct_cpu_ms_per_msg, ... to FILE")
     args = parser.parse_args()
+    if args.quick:
+        args.concurrency, args.rounds, args.min_messages = [256], 1, 20
+        args.profile_requests = min(args.profile_requests, 10)
     if not args.quotas or set(args.quotas) - {"on", "off"} or len(set(args.quotas)) != len(args.quotas):
         parser.error("--quotas takes on, off or on,off")
 
@@ -931,6 +1120,7 @@ def main() -> None:
                     server.stop()
         _table(results, args, meta)
         _quota_table(results)
+        summary = _cpu_summary(results)
         if args.quota_micro or len(args.quotas) > 1:
             _quota_micro(args)
         if args.profile and profile_url:
@@ -948,11 +1138,20 @@ def main() -> None:
                   f"{args.profile_requests} requests one at a time): first delta {a['ttft']:.1f} ms, end "
                   f"{a['total']:.1f} ms, {a['sends']:.0f} ASGI sends; CPU per message: event-loop thread "
                   f"{a['loop_cpu']:.1f} ms, whole process {a['cpu']:.1f} ms (p50)")
+            if summary:
+                summary["embed_cpu_ms_per_msg"] = round(report["embed_cpu_ms"], 2)
+                print(f"  of which the local embedding model (MiniLM, ONNX, in the web process): "
+                      f"{report['embed_cpu_ms']:.1f} ms per message (in-process, one at a time)")
             print("\ncProfile of answer_prepare (tottime):")
             print(report["cprofile"])
             print("cProfile of the event-loop thread over whole requests (cumulative; cProfile's own overhead "
                   "inflates the many small calls):")
             print(report["loop_cprofile"])
+        if args.prefix_cache:
+            summary.update(_prefix_cache(args))
+        if args.json_out and summary:
+            args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
+            print(f"\nwrote {args.json_out}")
     finally:
         if standin is not None:
             standin.stdin.close()
@@ -974,6 +1173,8 @@ if __name__ == "__main__":
         _profile_main(int(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_quota_micro":
         _quota_micro_main(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_prefix":
+        _prefix_main(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_cleanup":
         _cleanup_main(sys.argv[2:])
     else:

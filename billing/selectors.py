@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 
 from billing.holdings import assistant_count, knowledge_usage
 from billing.models import FREE_PLAN_DEFAULTS, Plan, Subscription, UsagePeriod
+from config import redis_client
 
 # Statuses in which the subscribed plan applies in full; past_due applies for a grace period.
 LIVE_STATUSES = {Subscription.Status.ACTIVE, Subscription.Status.TRIALING}
@@ -105,6 +107,7 @@ def billing_overview(*, business) -> dict:
     ctx = quota_context(business_id=business.pk)
     plan = ctx.plan
     usage = UsagePeriod.objects.for_business(business).filter(period_start=ctx.period_start).first()
+    pending = usage_pending(business_id=business.pk, period_start=ctx.period_start)
     sources, size = knowledge_usage(business_id=business.pk)
     subscription = ctx.subscription
     return {
@@ -121,6 +124,29 @@ def billing_overview(*, business) -> dict:
             "assistants": {"used": assistant_count(business_id=business.pk), "limit": plan.max_assistants},
             "sources": {"used": sources, "limit": plan.max_sources},
             "knowledge_bytes": {"used": size, "limit": plan.max_knowledge_bytes},
-            "tokens": {"in": usage.tokens_in if usage else 0, "out": usage.tokens_out if usage else 0},
+            "tokens": {"in": (usage.tokens_in if usage else 0) + pending["tokens_in"],
+                       "out": (usage.tokens_out if usage else 0) + pending["tokens_out"]},
         },
     }
+
+
+USAGE_KEY_PREFIX = "frontdesk:usage:"
+
+
+def usage_key(business_id, period_start: datetime) -> str:
+    """The Redis hash of a business's answers and tokens not yet added to its usage row."""
+    return f"{USAGE_KEY_PREFIX}{business_id}:{period_start.isoformat()}"
+
+
+def usage_pending(*, business_id, period_start: datetime) -> dict[str, int]:
+    """Answers and tokens counted in Redis and not yet flushed to the period's row (zeros
+    without Redis, or when it cannot be read)."""
+    counts = {"answers": 0, "tokens_in": 0, "tokens_out": 0}
+    client = redis_client.client()
+    if client is None:
+        return counts
+    try:
+        values = client.hgetall(usage_key(business_id, period_start))
+    except redis.RedisError:
+        return counts
+    return {field: int(values.get(field.encode(), 0)) for field in counts}

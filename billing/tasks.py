@@ -29,3 +29,9 @@ def usage_report_task() -> dict[str, int]:
     """Report overage usage to Stripe Billing Meters (periodic, celery beat). Failed rows are
     retried on the next run with the same identifiers."""
     return services.usage_report()
+
+
+@shared_task(name="billing.tasks.usage_flush_task")
+def usage_flush_task() -> int:
+    """Add the answer and token counts kept in Redis to the usage rows (periodic, celery beat)."""
+    return services.usage_flush()

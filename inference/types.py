@@ -33,6 +33,7 @@ class PassageRef:
     # Cosine similarity of the passage to the question (retrieval's vector side), or None when
     # it was found by full text only (no query vector): the relevance floor reads it.
     similarity: float | None = None
+    ordinal: int = 0  # the chunk's place in its source (the prompt shows passages in document order)
 
 
 @dataclass

@@ -18,12 +18,13 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import OuterRef, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ from assistants.selectors import EMBED, chunks_search
 from billing.selectors import QuotaContext
 from billing.services import message_quota_release, message_quota_reserve, usage_record_answer
 from businesses.models import ApiKey, Business
-from businesses.webhooks.services import event_emit
+from businesses.webhooks.services import event_emit, webhooks_listening
 from config.errors import ApplicationError, NotFoundError
 from inference import providers
 from inference.errors import InferenceError
@@ -165,8 +166,8 @@ def _handoff_emit(conversation: Conversation) -> None:
         "channel": conversation.channel, "last_customer_message": last.content if last else None})
 
 
-def _message_emit(message: Message) -> None:
-    event_emit(business_id=message.business_id, type="message.created", data={
+def _message_emit(message: Message, *, listening: bool = True) -> None:
+    event_emit(business_id=message.business_id, type="message.created", listening=listening, data={
         "conversation_id": str(message.conversation_id), "message_id": str(message.pk), "role": message.role,
         "content": message.content, "citations": message.citations})
 
@@ -185,6 +186,9 @@ class Sent:
     needs_answer: bool
     quota_reserved: bool = False  # reserve_quota: the answer's message is reserved already
     quota: QuotaContext | None = None  # the period it was reserved in
+    pending: Message | None = None  # the answer's pending row, written with the customer message
+    had_messages: bool = True  # False: the conversation's first message (no history to read)
+    listening: bool = True  # the business has an active webhook endpoint (read with the lock)
 
 
 def message_send(*, conversation: Conversation, content: str, idempotency_key: str | None,
@@ -195,10 +199,18 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
     ``reserve_quota``: a new message that the assistant will answer first reserves one message
     of the plan's allowance, in the same transaction, so a 402 ``quota_exceeded`` keeps nothing
     and a client's retry makes no duplicate (the API). Without it the message is kept even when
-    the answer is refused (WhatsApp: a person answers it instead)."""
+    the answer is refused (WhatsApp: a person answers it instead). With it, the answer's pending
+    row is written in the same statement as the customer message (``Sent.pending``).
+
+    One transaction, in this order: lock the conversation (with its assistant, its business and
+    whether any webhook listens), write the message(s), touch the conversation, and last reserve
+    the quota, so the business's usage row (shared by all its conversations) is locked only for
+    the commit."""
     with transaction.atomic():
         locked = (Conversation.objects.for_business(conversation.business_id).select_for_update(of=("self",))
-                  .select_related("assistant__business").get(pk=conversation.pk))
+                  .select_related("assistant__business").annotate(listening=webhooks_listening(OuterRef("business_id")))
+                  .get(pk=conversation.pk))
+        listening = locked.listening
         if idempotency_key:
             existing = (Message.objects.for_business(conversation.business_id)
                         .filter(conversation=locked, idempotency_key=idempotency_key).first())
@@ -213,40 +225,51 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
                                            headers={"Retry-After": "2"})
                 needs = locked.state == Conversation.State.BOT and (answer is None
                                                                      or answer.status == Message.Status.FAILED)
-                return Sent(locked, existing, answer, replayed=True, needs_answer=needs)
+                return Sent(locked, existing, answer, replayed=True, needs_answer=needs, listening=listening)
         if locked.state == Conversation.State.CLOSED:
             raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
                                    status=409)
-        will_answer = locked.state == Conversation.State.BOT and not (
-            locked.channel in HANDOFF_NOTIFY_CHANNELS and asks_for_person(content))
+        wants_person = locked.channel in HANDOFF_NOTIFY_CHANNELS and asks_for_person(content)
+        will_answer = locked.state == Conversation.State.BOT and not wants_person
         quota_reserved = reserve_quota and will_answer
-        # Raises 402 before anything is written; the reservation commits with the message.
-        quota = message_quota_reserve(business_id=conversation.business_id) if quota_reserved else None
+        had_messages = locked.last_message_at is not None
         now = timezone.now()
+        customer = Message(business_id=conversation.business_id, conversation=locked, role=Message.Role.CUSTOMER,
+                           content=content, idempotency_key=idempotency_key or None)
+        rows = [customer]
+        pending = None
+        if quota_reserved:
+            pending = Message(business_id=conversation.business_id, conversation=locked,
+                              role=Message.Role.ASSISTANT, status=Message.Status.PENDING, reply_to=customer)
+            rows.append(pending)
 
-        def create() -> Message:
-            return Message.objects.unscoped().create(
-                business_id=conversation.business_id, conversation=locked, role=Message.Role.CUSTOMER,
-                content=content, idempotency_key=idempotency_key or None)
+        def create() -> None:
+            Message.objects.unscoped().bulk_create(rows)  # one INSERT; created_at set in list order
+            if pending is not None and pending.created_at <= customer.created_at:
+                # The same microsecond: the answer must still sort after its question.
+                pending.created_at = customer.created_at + timedelta(microseconds=1)
+                Message.objects.unscoped().filter(pk=pending.pk).update(created_at=pending.created_at)
 
         if idempotency_key:
             try:
                 with transaction.atomic():  # a savepoint: only a keyed insert can collide
-                    customer = create()
+                    create()
             except IntegrityError as exc:  # the same key raced in from another request
                 raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
                                        status=409, headers={"Retry-After": "2"}) from exc
         else:
-            customer = create()
+            create()
         Conversation.objects.for_business(conversation.business_id).filter(pk=locked.pk).update(
             last_message_at=now, updated_at=now)
-        _message_emit(customer)
-        if (locked.state == Conversation.State.BOT and locked.channel in HANDOFF_NOTIFY_CHANNELS
-                and asks_for_person(content)):
+        _message_emit(customer, listening=listening)
+        if locked.state == Conversation.State.BOT and wants_person:
             # "Can I talk to a person?" is not a question for the model: a person takes over.
             locked = conversation_handoff(conversation=locked, reason="customer_request")
+        # Raises 402 and rolls everything back; the reservation commits with the message.
+        quota = message_quota_reserve(business_id=conversation.business_id) if quota_reserved else None
     return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT,
-                quota_reserved=quota_reserved, quota=quota)
+                quota_reserved=quota_reserved, quota=quota, pending=pending, had_messages=had_messages,
+                listening=listening)
 
 
 def staff_message_send(*, conversation: Conversation, content: str) -> Message:
@@ -289,6 +312,7 @@ class Prepared:
     started: float
     quota: QuotaContext | None = None  # the plan period the customer message was reserved in
     composed: Composed | None = None  # answered already: no backend call
+    listening: bool = True  # the business has an active webhook endpoint
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
@@ -307,7 +331,9 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     else:
         quota = message_quota_reserve(business_id=conversation.business_id)
     try:
-        if first_answer:
+        if sent is not None and sent.pending is not None:
+            answer = sent.pending  # written with the customer message
+        elif first_answer:
             answer = Message.objects.unscoped().create(
                 business_id=conversation.business_id, conversation=conversation, role=Message.Role.ASSISTANT,
                 status=Message.Status.PENDING, reply_to=customer)
@@ -317,16 +343,37 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
         message_quota_release(business_id=conversation.business_id)
         raise ApplicationError("answer_in_progress", "This message is already being answered; retry.",
                                status=409, headers={"Retry-After": "2"}) from exc
-    history = history if history is not None else [
+    if history is None:
+        # A conversation's first message has nothing before it: no query.
+        history = _history(conversation, customer) if sent is None or sent.had_messages else []
+    request, composed = answer_compose(assistant=assistant, question=customer.content, history=history)
+    return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed,
+                    listening=sent.listening if sent is not None else True)
+
+
+def message_answer_begin(*, conversation: Conversation, content: str,
+                         idempotency_key: str | None) -> tuple[Sent, Prepared | None]:
+    """The API's customer message: saved with its quota reserved and its pending answer
+    (``message_send(reserve_quota=True)``), then the answer prepared when one is due. One call,
+    so the async view hands it to the database thread once."""
+    sent = message_send(conversation=conversation, content=content, idempotency_key=idempotency_key,
+                        reserve_quota=True)
+    if not sent.needs_answer:
+        return sent, None
+    return sent, answer_prepare(conversation=sent.conversation, customer=sent.customer,
+                                first_answer=not sent.replayed, sent=sent)
+
+
+def _history(conversation: Conversation, customer: Message) -> list[ChatMessage]:
+    """The conversation before ``customer``: its last CHAT_HISTORY_MESSAGES messages, oldest first."""
+    return [
         ChatMessage(role="user" if m.role == Message.Role.CUSTOMER else "assistant", content=m.content)
         for m in reversed(list(
             Message.objects.for_business(conversation.business_id)
             .filter(conversation=conversation, created_at__lt=customer.created_at, status=Message.Status.COMPLETE,
                     role__in=[Message.Role.CUSTOMER, Message.Role.ASSISTANT, Message.Role.STAFF])
-            .exclude(content="").order_by("-created_at")[: settings.CHAT_HISTORY_MESSAGES]))
+            .exclude(content="").order_by("-created_at").only("role", "content")[: settings.CHAT_HISTORY_MESSAGES]))
     ]
-    request, composed = answer_compose(assistant=assistant, question=customer.content, history=history)
-    return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed)
 
 
 def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMessage],
@@ -345,7 +392,7 @@ def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMes
     # to the model (docs/answers.md); with none left the answer is the handoff.
     passages = [
         PassageRef(chunk_id=p.chunk_id, source_id=p.source_id, source_title=p.source_title, text=p.text,
-                   similarity=p.similarity)
+                   similarity=p.similarity, ordinal=p.ordinal)
         for p in found if p.similarity is None or p.similarity >= settings.CHAT_RELEVANCE_FLOOR
     ]
     if composed is None and not passages:
@@ -357,7 +404,7 @@ def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMes
         question=question, language_hint=assistant.language,
         handoff_contact=assistant.handoff_message or business.handoff_email or business.handoff_phone,
         count_tokens=providers.embedder().count_tokens, max_context_tokens=settings.INFERENCE_MAX_CONTEXT_TOKENS,
-        max_answer_tokens=max_answer,
+        max_answer_tokens=max_answer, passage_order=settings.CHAT_PASSAGE_ORDER,
     )
     request = ChatRequest(messages=prompt.messages, max_tokens=max_answer, temperature=assistant.temperature,
                           model=assistant.model_override or None, passages=prompt.passages,
@@ -439,7 +486,7 @@ def _business_facts(business: Business, assistant: Assistant) -> str:
 
 
 def answer_complete(*, answer: Message, text: str, result: ChatResult, started: float, grounding: str,
-                    quota: QuotaContext | None = None) -> Message:
+                    quota: QuotaContext | None = None, listening: bool = True) -> Message:
     """Save the answer. ``grounding`` none: the handoff answer (no citations); the conversation
     is handed to a person."""
     seen: set[str] = set()
@@ -459,7 +506,7 @@ def answer_complete(*, answer: Message, text: str, result: ChatResult, started: 
                                "tokens_in", "tokens_out", "latency_ms", "updated_at"])
     usage_record_answer(business_id=answer.business_id, tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
                         ctx=quota)
-    _message_emit(answer)
+    _message_emit(answer, listening=listening)
     signals.answer_completed.send(sender=Message, answer=answer)
     if grounding == Message.Grounding.NONE:
         _handoff_unanswered(answer)
@@ -559,7 +606,7 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
                                     backend="composed", model="", cited=composed.cited)
                 saved = await db(answer_complete)(answer=prepared.answer, text=composed.text, result=result,
                                                   started=prepared.started, grounding=composed.grounding,
-                                                  quota=prepared.quota)
+                                                  quota=prepared.quota, listening=prepared.listening)
                 queue.put_nowait(Done(saved))
                 return
             backend = providers.chat_backend()  # inside: a misconfiguration must also end the answer
@@ -579,7 +626,8 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
                 raise InferenceError("The model server ended the answer without a result.",
                                      code="inference_bad_response")
             saved = await db(answer_complete)(answer=prepared.answer, text="".join(parts), result=result,
-                                              started=prepared.started, grounding=grounding, quota=prepared.quota)
+                                              started=prepared.started, grounding=grounding, quota=prepared.quota,
+                                              listening=prepared.listening)
             queue.put_nowait(Done(saved, result.finish_reason))
         except InferenceError as exc:
             saved = await db(answer_fail)(answer=prepared.answer, error=f"{exc.code}: {exc.message}",

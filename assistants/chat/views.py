@@ -214,19 +214,17 @@ async def conversation_messages(request, key, pk):
         return JsonResponse({"message": message_dict(staff), "answer": None}, status=201)
 
     # A message refused for the plan's quota (402) is not kept, so a retry adds no duplicate.
-    sent = await db(services.message_send)(conversation=conversation, content=content,
-                                           idempotency_key=request.headers.get("Idempotency-Key") or None,
-                                           reserve_quota=True)
+    # Saved, reserved and prepared in one database call (services.message_answer_begin).
+    sent, prepared = await db(services.message_answer_begin)(
+        conversation=conversation, content=content, idempotency_key=request.headers.get("Idempotency-Key") or None)
     streaming = "text/event-stream" in request.headers.get("Accept", "")
-    if not sent.needs_answer:
+    if prepared is None:
         # Handoff (a person answers), or the replay of an answered message.
         body = {"message": message_dict(sent.customer), "answer": message_dict(sent.answer)}
         if streaming:
             return _stream_static(body, sent.answer)
         return JsonResponse(body, status=200 if sent.replayed else 201)
 
-    prepared = await db(services.answer_prepare)(conversation=sent.conversation, customer=sent.customer,
-                                                 first_answer=not sent.replayed, sent=sent)
     events = services.answer_events(prepared)
     if streaming:
         return _stream(sent.customer, events)

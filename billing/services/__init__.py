@@ -6,6 +6,7 @@ from billing.services.quotas import (
     message_quota_release,
     message_quota_reserve,
     source_quota_check,
+    usage_flush,
     usage_record_answer,
 )
 from billing.services.subscriptions import (
@@ -29,6 +30,7 @@ __all__ = [
     "stripe_event_receive",
     "subscription_apply",
     "subscription_cancel_now",
+    "usage_flush",
     "usage_record_answer",
     "usage_report",
     "usage_report_one",

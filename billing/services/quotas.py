@@ -9,17 +9,24 @@ release do nothing; ``usage_record_answer`` still counts answers and tokens.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import datetime
 
+import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.holdings import assistant_count, knowledge_usage
 from billing.models import Plan, Subscription, UsagePeriod
-from billing.selectors import QuotaContext, quota_context
+from billing.selectors import USAGE_KEY_PREFIX, QuotaContext, quota_context, usage_key
+from businesses.models import Business
+from config import redis_client
 from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 # One statement: create the period's row or add one to it, only while under the limit. Under
 # READ COMMITTED, ON CONFLICT DO UPDATE locks the row and evaluates the WHERE on its newest
@@ -99,15 +106,96 @@ def message_quota_release(*, business_id) -> None:
 
 def usage_record_answer(*, business_id, tokens_in: int, tokens_out: int, ctx: QuotaContext | None = None) -> None:
     """Count one answer and its tokens in the current period, or in ``ctx``'s (the period its
-    customer message was reserved in, as ``message_quota_reserve`` returned it)."""
+    customer message was reserved in, as ``message_quota_reserve`` returned it).
+
+    With Redis the counts go to a hash per business and period (one round trip, no row lock
+    shared by every answer of the business); ``usage_flush`` adds them to the period's row
+    (celery beat every ``BILLING_USAGE_FLUSH_SECONDS``, and before usage is read). Without
+    Redis, or when it fails, the row is updated at once: a count is never dropped."""
     ctx = ctx or quota_context(business_id=business_id)
+    tokens_in, tokens_out = max(0, int(tokens_in)), max(0, int(tokens_out))
+    client = redis_client.client()
+    if client is not None:
+        key = usage_key(business_id, ctx.period_start)
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.hincrby(key, "answers", 1)
+            pipe.hincrby(key, "tokens_in", tokens_in)
+            pipe.hincrby(key, "tokens_out", tokens_out)
+            pipe.sadd(_USAGE_DIRTY, key)
+            pipe.execute()
+            return
+        except redis.RedisError:
+            logger.warning("usage: Redis failed; counting the answer in the database", exc_info=True)
+    _usage_add(ctx, business_id=business_id, answers=1, tokens_in=tokens_in, tokens_out=tokens_out)
+
+
+_USAGE_PREFIX = USAGE_KEY_PREFIX
+_USAGE_DIRTY = _USAGE_PREFIX + "dirty"  # the set of hashes holding counts not yet in the database
+_FIELDS = ("answers", "tokens_in", "tokens_out")
+
+
+def _usage_add(ctx: QuotaContext, *, business_id, answers: int, tokens_in: int, tokens_out: int) -> None:
     rows = UsagePeriod.objects.for_business(business_id).filter(period_start=ctx.period_start)
-    updated = rows.update(answers=F("answers") + 1, tokens_in=F("tokens_in") + max(0, int(tokens_in)),
-                          tokens_out=F("tokens_out") + max(0, int(tokens_out)), updated_at=timezone.now())
-    if not updated:
+    change = {"answers": F("answers") + answers, "tokens_in": F("tokens_in") + tokens_in,
+              "tokens_out": F("tokens_out") + tokens_out, "updated_at": timezone.now()}
+    if not rows.update(**change):
         _usage_row_ensure(ctx, business_id=business_id)
-        rows.update(answers=F("answers") + 1, tokens_in=F("tokens_in") + max(0, int(tokens_in)),
-                    tokens_out=F("tokens_out") + max(0, int(tokens_out)), updated_at=timezone.now())
+        rows.update(**change)
+
+
+# Drops a hash whose counts all reached zero (flushed), atomically: an answer counted in
+# between keeps it.
+_DROP_FLUSHED = """
+for i = 3, #ARGV do
+    if tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') ~= 0 then return 0 end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[1], ARGV[2])
+return 1
+"""
+
+
+def usage_flush(*, business_id=None) -> int:
+    """Add the answers and tokens counted in Redis to their periods' rows (every business, or
+    one). One flush at a time (a Redis lock); the counts are taken off Redis by subtraction
+    after the row's update committed, so answers counted meanwhile stay for the next flush (a
+    crash between the two counts a batch twice; nothing is ever lost). Returns the hashes
+    flushed. Billing's message allowance is not here: reservations are exact, in the database."""
+    client = redis_client.client()
+    if client is None:
+        return 0
+    lock = client.lock(_USAGE_PREFIX + "flush-lock", timeout=120, blocking_timeout=10)
+    if not lock.acquire():
+        logger.warning("usage: another flush holds the lock; these counts wait for the next one")
+        return 0
+    try:
+        pattern = f"{_USAGE_PREFIX}{business_id}:*" if business_id is not None else None
+        keys = [k.decode() for k in client.sscan_iter(_USAGE_DIRTY, match=pattern)]
+        flushed = 0
+        for key in keys:
+            values = client.hgetall(key)
+            counts = {field: int(values.get(field.encode(), 0)) for field in _FIELDS}
+            owner, _, start = key[len(_USAGE_PREFIX):].partition(":")
+            if any(counts.values()) and not Business.objects.filter(pk=owner).exists():
+                client.delete(key)  # the business was deleted: nothing left to count for
+                counts = dict.fromkeys(_FIELDS, 0)
+            if any(counts.values()):
+                ctx = quota_context(business_id=owner)
+                period_start = datetime.fromisoformat(start)
+                if ctx.period_start != period_start:  # an ended period: its row exists (reserved)
+                    ctx = QuotaContext(ctx.subscription, ctx.plan, period_start, ctx.period_end)
+                with transaction.atomic():
+                    _usage_add(ctx, business_id=owner, **counts)
+                pipe = client.pipeline(transaction=True)
+                for field, value in counts.items():
+                    pipe.hincrby(key, field, -value)
+                pipe.execute()
+                flushed += 1
+            client.eval(_DROP_FLUSHED, 1, key, _USAGE_DIRTY, key, *_FIELDS)
+        return flushed
+    finally:
+        lock.release()
 
 
 def _lock_subscription(business_id) -> None:

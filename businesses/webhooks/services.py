@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from assistants.ingestion.errors import IngestionError
@@ -121,18 +122,28 @@ class _EnqueueSafely:
         return self.task.apply(args=args)
 
 
-def event_emit(*, business_id: uuid.UUID | str, type: str, data: dict) -> None:
+def event_emit(*, business_id: uuid.UUID | str, type: str, data: dict, listening: bool = True) -> None:
     """Record event ``type`` for every active endpoint of business ``business_id`` that subscribes
     to it, and send each delivery once the caller's transaction commits.
 
     Never raises and never waits on the network: an error here is logged and the caller's work
     goes on (a database error while recording rolls back only this function's savepoint). Synchronous: async code
     calls it through ``sync_to_async``. Types: :data:`businesses.webhooks.events.EVENT_TYPES`.
+    ``listening=False``: the caller read in its own query that the business has no active
+    endpoint (``webhooks_listening``), so there is nothing to record and no query is made.
     """
+    if not listening:
+        return
     try:
         _event_emit(business_id=business_id, type=type, data=data)
     except Exception:
         logger.exception("webhooks: could not emit %r for business %s", type, business_id)
+
+
+def webhooks_listening(business_ref) -> Exists:
+    """An expression for a query's annotation: whether the business (``business_ref``, e.g.
+    ``OuterRef("business_id")``) has an active endpoint, read along with the caller's own row."""
+    return Exists(WebhookEndpoint.objects.unscoped().filter(business_id=business_ref, active=True))
 
 
 # The active endpoints of one business that take an event type (all types when the list is empty).

@@ -51,3 +51,6 @@ BILLING_ENFORCE_QUOTAS = env.bool("BILLING_ENFORCE_QUOTAS", default=True)
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # How often celery beat reports overage usage to Stripe, seconds.
 BILLING_METER_REPORT_INTERVAL = env.float("BILLING_METER_REPORT_INTERVAL", default=3600.0)
+# Answers and tokens are counted in Redis per answer and added to the usage rows this often
+# (and before GET /api/v1/billing reads them). The message allowance is exact either way.
+BILLING_USAGE_FLUSH_SECONDS = env.float("BILLING_USAGE_FLUSH_SECONDS", default=60.0)

@@ -61,6 +61,11 @@ INFERENCE_COOLDOWN_SECONDS = env.float("INFERENCE_COOLDOWN_SECONDS", default=15.
 INFERENCE_MAX_CONTEXT_TOKENS = env.int("INFERENCE_MAX_CONTEXT_TOKENS", default=4096)  # the model's --max-model-len
 CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=20)
 CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)
+# How the prompt shows its passages: "document" (by source and chunk, the same order for every
+# question, so vLLM's prefix cache reuses them across customers) or "rank" (best first).
+CHAT_PASSAGE_ORDER = env.str("CHAT_PASSAGE_ORDER", default="document")
+if CHAT_PASSAGE_ORDER not in ("document", "rank"):
+    raise ImproperlyConfiguredSecret("CHAT_PASSAGE_ORDER must be document or rank.")
 # Answers (docs/answers.md). Below this cosine similarity to the question a passage is not
 # quoted nor shown to the model; with none left the answer is the handoff. Calibrated on
 # tests/assistants/answers_kb.py (docs/answers.md "Calibration").

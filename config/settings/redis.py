@@ -5,7 +5,7 @@ after the transaction commits, the cache lives in memory and rate limits are
 counted per process. Production always sets REDIS_URL.
 """
 
-from config.settings.billing import BILLING_METER_REPORT_INTERVAL
+from config.settings.billing import BILLING_METER_REPORT_INTERVAL, BILLING_USAGE_FLUSH_SECONDS
 from config.settings.env import env
 from config.settings.frontdesk import ANALYTICS_ROLLUP_INTERVAL, INGEST_SWEEP_SECONDS
 from config.settings.whatsapp import OWNER_DIGEST_SWEEP_INTERVAL
@@ -76,6 +76,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sources-sweep-stale": {"task": "assistants.tasks.source_sweep_task", "schedule": INGEST_SWEEP_SECONDS},
     "billing-usage-report": {"task": "billing.tasks.usage_report_task", "schedule": BILLING_METER_REPORT_INTERVAL},
+    "billing-usage-flush": {"task": "billing.tasks.usage_flush_task", "schedule": BILLING_USAGE_FLUSH_SECONDS},
     "webhooks-sweep": {"task": "businesses.webhooks.tasks.webhook_sweep_task", "schedule": 300.0},
     "owner-digest-sweep": {"task": "assistants.tasks.channel_owner_digest_sweep_task",
                            "schedule": OWNER_DIGEST_SWEEP_INTERVAL},

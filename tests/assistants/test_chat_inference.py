@@ -23,6 +23,13 @@ from tests.inference.misbehaving_server import closed_port_url, misbehaving_serv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _best_passage_first(settings):
+    """The stand-in's fixed replies cite [1] meaning the best-ranked passage; the default
+    document order (CHAT_PASSAGE_ORDER) is tested on its own below."""
+    settings.CHAT_PASSAGE_ORDER = "rank"
+
 # A model answer that passes the grounding gate: every sentence's marker names a passage of
 # the prompt and it states no number. What the customer reads is this text without markers.
 GROUNDED_REPLY = ("Yes, dogs are welcome on our terrace [1]. They are not allowed inside the dining room [1]. "
@@ -223,6 +230,23 @@ def test_a_marked_answer_with_its_numbers_reaches_the_customer(live_api, inferen
     assert answer["content"] == reply.replace(" [1]", "") and answer["grounding"] == "passages"
     assert srv.requests == 1 and len(answer["citations"]) == 1  # only the passage the model marked
     assert "deliver" in _passage_text(answer["citations"][0]["chunk_id"])
+
+
+def test_in_document_order_a_marker_names_the_passage_shown_with_that_number(live_api, inference, settings):
+    settings.CHAT_PASSAGE_ORDER = "document"
+    tenant = _tenant()
+    with misbehaving_server(reply="Happy to help [1].") as srv:
+        inference(srv.base_url)
+        _send(live_api, tenant, _conversation(live_api, tenant), "Do you deliver?")
+        system = srv.bodies[0]["messages"][0]["content"]
+        shown = system.split("<passage id=")[1:]
+        assert len(shown) > 1, "the question retrieves several FAQ passages"
+        number = next(int(p.split(" ", 1)[0]) for p in shown if "deliver within 5 km" in p)
+        srv.reply = f"We deliver within 5 km on Friday and Saturday evenings [{number}]."
+        answer = _send(live_api, tenant, _conversation(live_api, tenant), "Do you deliver?").json()["answer"]
+    assert answer["grounding"] == "passages" and answer["content"].startswith("We deliver within 5 km")
+    assert [c["chunk_id"] for c in answer["citations"]] and "deliver" in _passage_text(
+        answer["citations"][0]["chunk_id"])
 
 
 def _passage_text(chunk_id):

@@ -99,6 +99,7 @@ def test_with_quotas_off_no_402_past_the_allowance_but_answers_still_count(tenan
         services.message_quota_reserve(business_id=bid)  # no 402, and nothing reserved
     services.message_quota_release(business_id=bid)  # nothing given back either
     services.usage_record_answer(business_id=bid, tokens_in=10, tokens_out=3)
+    services.usage_flush()
     usage = _usage(tenant.business)
     assert (usage.messages_used, usage.answers, usage.tokens_in, usage.tokens_out) == (2, 1, 10, 3)
 
@@ -130,8 +131,54 @@ def test_answers_and_tokens_are_counted(tenant):
     services.usage_record_answer(business_id=bid, tokens_in=120, tokens_out=30)  # no reservation row yet
     services.message_quota_reserve(business_id=bid)
     services.usage_record_answer(business_id=bid, tokens_in=80, tokens_out=20)
+    # Counted in Redis, no row update per answer; the billing overview already shows them.
+    usage = _usage(tenant.business)
+    assert (usage.answers, usage.tokens_in, usage.tokens_out, usage.messages_used) == (0, 0, 0, 1)
+    assert selectors.billing_overview(business=tenant.business)["usage"]["tokens"] == {"in": 200, "out": 50}
+
+    assert services.usage_flush() == 1
     usage = _usage(tenant.business)
     assert (usage.answers, usage.tokens_in, usage.tokens_out, usage.messages_used) == (2, 200, 50, 1)
+    assert selectors.billing_overview(business=tenant.business)["usage"]["tokens"] == {"in": 200, "out": 50}
+    assert services.usage_flush() == 0  # nothing counted twice
+    assert _usage(tenant.business).answers == 2
+
+
+def test_answers_counted_while_a_flush_runs_wait_for_the_next_one(tenant):
+    bid = tenant.business.pk
+    services.usage_record_answer(business_id=bid, tokens_in=5, tokens_out=1)
+    original = services.quotas._usage_add
+
+    def add_then_count_another(ctx, **kwargs):  # an answer lands between the read and the subtraction
+        original(ctx, **kwargs)
+        services.quotas.usage_record_answer(business_id=bid, tokens_in=7, tokens_out=2)
+
+    services.quotas._usage_add = add_then_count_another
+    try:
+        services.usage_flush()
+    finally:
+        services.quotas._usage_add = original
+    assert (_usage(tenant.business).answers, _usage(tenant.business).tokens_in) == (1, 5)
+    services.usage_flush()
+    usage = _usage(tenant.business)
+    assert (usage.answers, usage.tokens_in, usage.tokens_out) == (2, 12, 3)
+
+
+def test_without_a_reachable_redis_the_answer_is_counted_in_the_database(tenant, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    services.usage_record_answer(business_id=tenant.business.pk, tokens_in=9, tokens_out=4)
+    usage = _usage(tenant.business)
+    assert (usage.answers, usage.tokens_in, usage.tokens_out) == (1, 9, 4)
+
+
+def test_the_flush_forgets_the_counts_of_a_deleted_business(tenant):
+    other = make_tenant("gone")
+    services.usage_record_answer(business_id=other.business.pk, tokens_in=3, tokens_out=1)
+    services.usage_record_answer(business_id=tenant.business.pk, tokens_in=2, tokens_out=1)
+    other.business.delete()
+    assert services.usage_flush() == 1
+    assert _usage(tenant.business).answers == 1
+    assert services.usage_flush() == 0
 
 
 def test_usage_is_counted_per_business(tenant, other_tenant):

@@ -145,3 +145,27 @@ def test_history_system_messages_and_blank_messages_are_left_out() -> None:
                             *HISTORY[:2]])
     assert built.messages[1:-1] == HISTORY[:2]
     assert [m.role for m in built.messages].count("system") == 1
+
+
+def test_passages_are_shown_in_document_order_whatever_their_rank() -> None:
+    """Two questions that retrieve the same passages in another rank order get the same
+    system message (vLLM's prefix cache reuses it); [n] numbers follow what is shown."""
+    ranked = [PASSAGES[2], PASSAGES[0], PASSAGES[1]]
+    first, second = _build(passages=ranked), _build(passages=PASSAGES[::-1], question="Are dogs allowed?")
+    assert first.messages[0] == second.messages[0]
+    assert first.passages == PASSAGES  # by source, then chunk
+    assert _build(passages=ranked, passage_order="rank").passages == ranked
+
+
+def test_the_budget_drops_the_lowest_ranked_passage_even_when_it_is_shown_first() -> None:
+    ranked = [PASSAGES[2], PASSAGES[1], PASSAGES[0]]  # c1 ranks last but sorts first
+    whole = _build(passages=ranked, history=[])
+    built = _build(passages=ranked, history=[], max_context_tokens=whole.prompt_tokens - 1, max_answer_tokens=0)
+    assert built.passages == [PASSAGES[1], PASSAGES[2]]
+    assert built.dropped_passages == 1
+
+
+def test_the_counted_prompt_tokens_are_those_of_the_messages_sent() -> None:
+    for order in ("document", "rank"):
+        built = _build(passage_order=order)
+        assert built.prompt_tokens == sum(words(m.content) + MESSAGE_OVERHEAD for m in built.messages)
