@@ -54,7 +54,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from inference.errors import InferenceTimeout
+from redis.exceptions import RedisError
+
+from inference.errors import InferenceTimeout, InferenceUnavailable
 
 __all__ = ["Admission", "LocalAdmission", "RedisAdmission", "Share"]
 
@@ -96,8 +98,11 @@ class Admission:
             yield
         finally:
             self._unregister(waiter)
-            # Shielded: a cancelled request (client gone) must still give its place back.
-            await asyncio.shield(self._leave(waiter))
+            try:
+                # Shielded: a cancelled request (client gone) must still give its place back.
+                await asyncio.shield(self._leave(waiter))
+            except Exception:  # no longer renewed: the place expires with its lease
+                logger.warning("admission: releasing %s failed", waiter.ticket, exc_info=True)
 
     async def _wait(self, waiter: _Waiter, position: int, timeout: float,
                     on_queued: Callable[[int], None] | None) -> None:
@@ -400,6 +405,9 @@ return out
 """
 
 
+_POOL_SIZE = 32  # Redis connections per event loop for the scripts
+
+
 class RedisAdmission(Admission):
     """The rules across processes, on one Redis.
 
@@ -500,16 +508,24 @@ class RedisAdmission(Admission):
         if entry is None:
             import redis.asyncio as redis_asyncio
 
+            # A bounded pool that makes a burst wait for a connection (redis' default pool
+            # raises past 100): every script is one short round trip.
+            pool = redis_asyncio.BlockingConnectionPool.from_url(self.url, max_connections=_POOL_SIZE, timeout=30)
             with self._lock:
                 # Forget the clients of closed loops (asyncio.run per async_to_sync call).
                 for old in [old for old in self._clients if old.is_closed()]:
                     del self._clients[old]
-                entry = self._clients[loop] = (redis_asyncio.Redis.from_url(self.url), {})
+                entry = self._clients[loop] = (redis_asyncio.Redis(connection_pool=pool), {})
         client, scripts = entry
         script = scripts.get(source)
         if script is None:
             script = scripts[source] = client.register_script(source)
-        return await script(args=[self.prefix, f"{self.lease_seconds:g}", str(self.capacity), *args])
+        try:
+            return await script(args=[self.prefix, f"{self.lease_seconds:g}", str(self.capacity), *args])
+        except RedisError as exc:
+            raise InferenceUnavailable("The queue in front of the model servers (Redis) is unavailable.",
+                                       code="inference_admission_unavailable",
+                                       details={"reason": str(exc) or type(exc).__name__}) from exc
 
     async def _register(self, waiter: _Waiter) -> None:
         await self._started()
