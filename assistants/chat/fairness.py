@@ -68,10 +68,12 @@ def share_for(*, business_id, quota: QuotaContext | None = None) -> Share:
                  priority=values.inference_priority)
 
 
-def customer_identity(conversation: Conversation) -> str:
-    """Who the customer is: the conversation's external id (a WhatsApp number, the API's
-    ``external_id``) when it has one, else the conversation (a widget customer)."""
-    return conversation.external_id or str(conversation.pk)
+def customer_identity(*, business_id, external_id: str = "", conversation_id=None) -> str:
+    """Who the customer is, for their rate-limit counter: the external id (a WhatsApp number, the
+    API's ``external_id``) within the business when there is one, else the conversation (a widget
+    customer). Qualified by the business, so that one business erasing a customer's data
+    (assistants/privacy) never touches another business's counter of the same number."""
+    return f"{business_id}:{external_id}" if external_id else str(conversation_id)
 
 
 def message_limits_hit(*, conversation: Conversation, idempotency_key: str | None = None) -> float | None:
@@ -87,10 +89,9 @@ def message_limits_hit(*, conversation: Conversation, idempotency_key: str | Non
     if per_minute:
         waits.append(hit(scope="messages-business", identity=str(business_id), rate=f"{per_minute} per minute"))
     if settings.RATELIMIT_MESSAGES_PER_CUSTOMER:
-        # The business in the scope, the customer alone as the identity: erasing a customer's
-        # data finds their counters by it (businesses/api/ratelimit.py identities_forget).
-        waits.append(hit(scope=f"messages-customer-{business_id}", identity=customer_identity(conversation),
-                         rate=settings.RATELIMIT_MESSAGES_PER_CUSTOMER))
+        identity = customer_identity(business_id=business_id, external_id=conversation.external_id,
+                                     conversation_id=conversation.pk)
+        waits.append(hit(scope="messages-customer", identity=identity, rate=settings.RATELIMIT_MESSAGES_PER_CUSTOMER))
     waits = [w for w in waits if w is not None]
     return max(waits) if waits else None
 
