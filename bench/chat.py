@@ -410,7 +410,8 @@ def _flame_start(pid: int, out: Path) -> subprocess.Popen:
         raise SystemExit("--flame needs py-spy (requirements-dev.txt: make install-dev)")
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
-                             "--format", "flamegraph", "--output", str(out), "--nonblocking"],
+                             "--format", "raw" if out.suffix == ".txt" else "flamegraph", "--output", str(out),
+                             "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # attached before the first request
     return proc
@@ -1056,7 +1057,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="time one request's steps in-process")
     parser.add_argument("--profile-requests", type=int, default=30)
     parser.add_argument("--flame", type=Path, default=None,
-                        help="py-spy flame graph (SVG) of the web workers during the largest N's Frontdesk row")
+                        help="py-spy flame graph of the web workers during the largest N's Frontdesk row (.svg; .txt: "
+                             "collapsed stacks)")
     parser.add_argument("--quotas", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=["on"],
                         help="stand-in: Frontdesk rows per BILLING_ENFORCE_QUOTAS setting, e.g. on,off")
     parser.add_argument("--quota-repeats", type=int, default=3,

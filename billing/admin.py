@@ -7,9 +7,10 @@ from businesses.admin import UnscopedAdmin
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "messages_per_month", "max_assistants", "max_sources", "max_knowledge_bytes",
-                    "overage_allowed", "monthly_price", "is_public")
+                    "overage_allowed", "monthly_price", "answers_in_flight", "share_weight", "messages_per_minute",
+                    "is_public")
     list_editable = ("messages_per_month", "max_assistants", "max_sources", "max_knowledge_bytes",
-                     "overage_allowed", "is_public")
+                     "overage_allowed", "answers_in_flight", "share_weight", "messages_per_minute", "is_public")
 
 
 @admin.register(Subscription)

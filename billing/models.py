@@ -11,7 +11,8 @@ from businesses.tenancy import TenantManager, TenantModel
 
 # The Free plan as seeded (migration 0002); recreated from this if its row is ever missing.
 FREE_PLAN_DEFAULTS = {"name": "Free", "messages_per_month": 100, "max_assistants": 1, "max_sources": 5,
-                      "max_knowledge_bytes": 10 * 1024 * 1024, "overage_allowed": False, "sort_order": 0}
+                      "max_knowledge_bytes": 10 * 1024 * 1024, "overage_allowed": False, "sort_order": 0,
+                      "answers_in_flight": 4, "share_weight": 1, "inference_priority": 2, "messages_per_minute": 20}
 
 
 class Plan(models.Model):
@@ -36,6 +37,18 @@ class Plan(models.Model):
         max_length=100, blank=True, help_text="Used when no STRIPE_PRICE_<CODE> setting names one.")
     stripe_overage_price_id = models.CharField(
         max_length=100, blank=True, help_text="Metered price; used when no STRIPE_OVERAGE_PRICE_<CODE> is set.")
+    # Fair sharing of the model servers (docs/chat.md "Fair sharing").
+    answers_in_flight = models.PositiveIntegerField(
+        default=8, help_text="Answers generated at once for one business, across all web processes; more wait "
+                             "their turn.")
+    share_weight = models.PositiveSmallIntegerField(
+        default=1, help_text="Turns in the queue when the model servers are full: weight 2 is served twice as "
+                             "often as weight 1.")
+    inference_priority = models.IntegerField(
+        default=0, help_text="vLLM request priority (lower is earlier); sent only with "
+                             "INFERENCE_PRIORITY_SCHEDULING.")
+    messages_per_minute = models.PositiveIntegerField(
+        default=60, help_text="Customer messages a minute for the whole business (0: no limit); beyond it 429.")
     is_public = models.BooleanField(default=True, help_text="Offered at checkout.")
     sort_order = models.PositiveSmallIntegerField(default=0)
 
@@ -66,6 +79,8 @@ class Plan(models.Model):
             "overage": self.overage_allowed,
             "overage_price_per_message": (str(self.overage_price_per_message)
                                           if self.overage_price_per_message is not None else None),
+            "answers_in_flight": self.answers_in_flight,
+            "messages_per_minute": self.messages_per_minute,
         }
 
 

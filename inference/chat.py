@@ -37,6 +37,7 @@ def get_chat_backend(
     total_timeout: float,
     max_retries: int,
     cooldown_seconds: float,
+    priority_scheduling: bool = False,
 ) -> ChatBackend:
     """The process-wide chat backend for this configuration: vLLM if ``base_urls``, else extractive.
 
@@ -49,7 +50,7 @@ def get_chat_backend(
     urls = tuple(u.strip() for u in base_urls if u and u.strip())
     if urls:
         key: tuple = ("vllm", urls, model, api_key, max_concurrency, connect_timeout, read_timeout,
-                      total_timeout, max_retries, cooldown_seconds)
+                      total_timeout, max_retries, cooldown_seconds, priority_scheduling)
     else:
         key = ("extractive",)
     backend = _backends.get(key)
@@ -69,6 +70,7 @@ def get_chat_backend(
                     total_timeout=total_timeout,
                     max_retries=max_retries,
                     cooldown_seconds=cooldown_seconds,
+                    priority_scheduling=priority_scheduling,
                 )
             else:
                 backend = ExtractiveChatBackend()

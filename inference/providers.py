@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 
+from inference.admission import Admission, LocalAdmission, RedisAdmission
 from inference.chat import get_chat_backend
 from inference.embeddings import Embedder, get_embedder
 from inference.types import ChatBackend
@@ -32,4 +35,32 @@ def chat_backend() -> ChatBackend:
         total_timeout=settings.INFERENCE_TOTAL_TIMEOUT,
         max_retries=settings.INFERENCE_MAX_RETRIES,
         cooldown_seconds=settings.INFERENCE_COOLDOWN_SECONDS,
+        priority_scheduling=settings.INFERENCE_PRIORITY_SCHEDULING,
     )
+
+
+_admission_lock = threading.Lock()
+_admissions: dict[tuple, Admission] = {}
+
+
+def admission() -> Admission:
+    """The process-wide admission to the model servers (inference/admission.py): on Redis when
+    REDIS_URL is set (shared by every web process), else in this process. Its capacity is the
+    replicas times INFERENCE_REPLICA_CAPACITY."""
+    replicas = [url for url in settings.INFERENCE_BASE_URL if url and url.strip()]
+    capacity = max(1, len(replicas)) * settings.INFERENCE_REPLICA_CAPACITY
+    key = (settings.REDIS_URL, capacity, settings.INFERENCE_LEASE_SECONDS, settings.INFERENCE_QUEUED_NOTICE_SECONDS)
+    found = _admissions.get(key)
+    if found is not None:
+        return found
+    with _admission_lock:
+        found = _admissions.get(key)
+        if found is None:
+            if settings.REDIS_URL:
+                found = RedisAdmission(url=settings.REDIS_URL, capacity=capacity,
+                                       lease_seconds=settings.INFERENCE_LEASE_SECONDS,
+                                       notice_seconds=settings.INFERENCE_QUEUED_NOTICE_SECONDS)
+            else:
+                found = LocalAdmission(capacity=capacity, notice_seconds=settings.INFERENCE_QUEUED_NOTICE_SECONDS)
+            _admissions[key] = found
+    return found

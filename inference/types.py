@@ -56,6 +56,8 @@ class ChatRequest:
     question: str = ""
     stop: list[str] | None = None
     fallback_text: str | None = None
+    # vLLM's request priority (lower is earlier), sent only to a server that schedules by it.
+    priority: int = 0
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ timeouts → ``InferenceTimeout`` (``details["phase"]``: ``connect``, ``queue``,
 event in the stream), ``inference_overloaded`` (429), ``inference_bad_response`` (malformed
 body or stream) or ``inference_stream_interrupted`` (the stream ended before the answer did).
 
+Priority: with ``priority_scheduling`` (a server started with ``--scheduling-policy priority``)
+the body carries ``ChatRequest.priority`` (vLLM: lower is handled earlier); without it the field
+is never sent, since vLLM rejects any priority but 0 under its default FCFS policy.
+
 Usage: the stream asks for ``stream_options.include_usage``; a server that sends no usage
 block yields a ``ChatResult`` with ``prompt_tokens = completion_tokens = 0`` (nothing is
 guessed: billing counts messages, and a made-up count would look authoritative).
@@ -156,6 +160,7 @@ class VLLMChatBackend:
         cooldown_seconds: float = 15.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
+        priority_scheduling: bool = False,
     ) -> None:
         if not base_urls:
             raise ValueError("at least one vLLM base URL is required")
@@ -170,6 +175,7 @@ class VLLMChatBackend:
         self.cooldown_seconds = max(0.0, float(cooldown_seconds))
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.priority_scheduling = priority_scheduling
         self._replicas = [_Replica(i, url) for i, url in enumerate(base_urls)]
         self._headers = {"Accept": "application/json"}
         if api_key:
@@ -383,6 +389,8 @@ class VLLMChatBackend:
             body["stream_options"] = {"include_usage": True}
         if request.stop:
             body["stop"] = list(request.stop)
+        if self.priority_scheduling:  # vLLM rejects a nonzero priority unless --scheduling-policy priority
+            body["priority"] = int(request.priority)
         return body
 
     def _parse_completion(self, response: httpx.Response, replica: _Replica, request: ChatRequest,

@@ -66,6 +66,7 @@ WIDGET_TEXTS = {
     "busy": gettext_noop("We are getting a lot of questions right now. Please try again in a minute."),
     "not_sent": gettext_noop("Sorry, that did not go through: %(reason)s"),
     "no_answer": gettext_noop("Sorry, the assistant could not answer just now."),
+    "queued": gettext_noop("Many people are asking right now; your answer is on its way"),
     "handoff_default": gettext_noop("A person from our team will reply here as soon as possible."),
     "team_unreachable": gettext_noop("Sorry, we could not reach the team just now."),
     "helpful": gettext_noop("Helpful"),

@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assistants.catalog.answers import catalog_answer
-from assistants.chat import hours, signals
+from assistants.chat import fairness, hours, signals
 from assistants.chat.intent import asks_for_person
 from assistants.chat.language import answer_language
 from assistants.models import Assistant, CatalogItem, Chunk, Conversation, Message
@@ -41,6 +41,7 @@ from businesses.models import ApiKey, Business
 from businesses.webhooks.services import event_emit, webhooks_listening
 from config.errors import ApplicationError, NotFoundError
 from inference import providers
+from inference.admission import Share
 from inference.errors import InferenceError
 from inference.extractive import ExtractiveChatBackend
 from inference.grounding import SentenceGate
@@ -313,6 +314,7 @@ class Prepared:
     quota: QuotaContext | None = None  # the plan period the customer message was reserved in
     composed: Composed | None = None  # answered already: no backend call
     listening: bool = True  # the business has an active webhook endpoint
+    share: Share | None = None  # the business's place at the model servers; None: from its plan
 
 
 def answer_prepare(*, conversation: Conversation, customer: Message,
@@ -353,9 +355,11 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
 
 def message_answer_begin(*, conversation: Conversation, content: str,
                          idempotency_key: str | None) -> tuple[Sent, Prepared | None]:
-    """The API's customer message: saved with its quota reserved and its pending answer
-    (``message_send(reserve_quota=True)``), then the answer prepared when one is due. One call,
-    so the async view hands it to the database thread once."""
+    """The API's customer message: checked against the per-minute limits (429, nothing kept),
+    saved with its quota reserved and its pending answer (``message_send(reserve_quota=True)``),
+    then the answer prepared when one is due. One call, so the async view hands it to the
+    database thread once."""
+    fairness.message_limits_check(conversation=conversation, idempotency_key=idempotency_key)
     sent = message_send(conversation=conversation, content=content, idempotency_key=idempotency_key,
                         reserve_quota=True)
     if not sent.needs_answer:
@@ -591,10 +595,20 @@ class Failed:
     error: InferenceError
 
 
-async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | Failed]:
-    """Deltas as the backend produces them, then Done or Failed. The generation keeps running
-    and saves the answer even if the consumer stops listening (client disconnect)."""
+ABANDONED = "abandoned: The customer left while the answer waited for its turn at the model servers."
+
+
+async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | fairness.Queued | Done | Failed]:
+    """Deltas as the backend produces them, then Done or Failed; ``Queued`` while the answer waits
+    for its turn at the model servers (inference/admission.py). A started generation keeps
+    running and saves the answer even if the consumer stops listening (client disconnect); one
+    still waiting for its turn is given up (its place freed) and the answer fails as abandoned."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    waiting = {"queued": False, "abandoned": False}
+
+    def queued(position: int) -> None:
+        waiting["queued"] = True
+        queue.put_nowait(fairness.Queued(position))
 
     async def generate() -> None:
         parts: list[str] = []
@@ -620,8 +634,16 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
                         result = item
                 if result is not None and result.abstained:
                     grounding = Message.Grounding.NONE
-            else:
+            elif not settings.INFERENCE_FAIR_SHARING:
                 result, grounding = await _generated(backend, prepared.request, parts, queue)
+            else:
+                share = prepared.share or await db(fairness.share_for)(business_id=prepared.answer.business_id,
+                                                                       quota=prepared.quota)
+                async with providers.admission().admitted(share, timeout=settings.INFERENCE_QUEUE_TIMEOUT,
+                                                          on_queued=queued):
+                    waiting["queued"] = False
+                    request = replace(prepared.request, priority=share.priority)
+                    result, grounding = await _generated(backend, request, parts, queue)
             if result is None:
                 raise InferenceError("The model server ended the answer without a result.",
                                      code="inference_bad_response")
@@ -633,6 +655,12 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
             saved = await db(answer_fail)(answer=prepared.answer, error=f"{exc.code}: {exc.message}",
                                           text="".join(parts))
             queue.put_nowait(Failed(saved, exc))
+        except asyncio.CancelledError:
+            if not waiting["abandoned"]:
+                raise
+            # Nobody listens any more: the answer is failed (its reserved message goes back), the
+            # customer message stays; a retry with the same Idempotency-Key answers it.
+            await db(answer_fail)(answer=prepared.answer, error=ABANDONED)
         except Exception as exc:  # never leave an answer pending
             logger.exception("answer generation crashed")
             saved = await db(answer_fail)(answer=prepared.answer, error=f"internal_error: {exc}")
@@ -642,22 +670,29 @@ async def answer_events(prepared: Prepared) -> AsyncIterator[ChatDelta | Done | 
     _background.add(task)
     task.add_done_callback(_background.discard)
     held: Any = None
-    while True:
-        item, held = held or await queue.get(), None
-        if isinstance(item, ChatDelta):
-            # Under load several deltas wait here: send them as one, so the cost of an SSE
-            # event (Django's streaming response, the server's send) is paid once, not per token.
-            parts = [item.text]
-            while held is None and not queue.empty():
-                following = queue.get_nowait()
-                if isinstance(following, ChatDelta):
-                    parts.append(following.text)
-                else:
-                    held = following
-            item = ChatDelta("".join(parts))
-        yield item
-        if isinstance(item, Done | Failed):
-            return
+    try:
+        while True:
+            item, held = held or await queue.get(), None
+            if isinstance(item, ChatDelta):
+                # Under load several deltas wait here: send them as one, so the cost of an SSE
+                # event (Django's streaming response, the server's send) is paid once, not per token.
+                parts = [item.text]
+                while held is None and not queue.empty():
+                    following = queue.get_nowait()
+                    if isinstance(following, ChatDelta):
+                        parts.append(following.text)
+                    else:
+                        held = following
+                item = ChatDelta("".join(parts))
+            yield item
+            if isinstance(item, Done | Failed):
+                return
+    finally:
+        # The consumer is gone (client disconnect: Django cancels the view) while the answer
+        # still waits for its turn: give the place up rather than generate for nobody.
+        if waiting["queued"] and not task.done():
+            waiting["abandoned"] = True
+            task.cancel()
 
 
 async def _answer_consume(prepared: Prepared) -> Done | Failed:

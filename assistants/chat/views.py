@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.response import Response
 
-from assistants.chat import feedback, services
+from assistants.chat import fairness, feedback, services
 from assistants.chat.serializers import (
     ConversationSerializer,
     ConversationStartSerializer,
@@ -213,8 +213,9 @@ async def conversation_messages(request, key, pk):
         staff = await db(services.staff_message_send)(conversation=conversation, content=content)
         return JsonResponse({"message": message_dict(staff), "answer": None}, status=201)
 
-    # A message refused for the plan's quota (402) is not kept, so a retry adds no duplicate.
-    # Saved, reserved and prepared in one database call (services.message_answer_begin).
+    # Per-minute limits (429) and the plan's quota (402) refuse a message before it is kept, so a
+    # retry adds no duplicate. Checked, saved, reserved and prepared in one database call
+    # (services.message_answer_begin).
     sent, prepared = await db(services.message_answer_begin)(
         conversation=conversation, content=content, idempotency_key=request.headers.get("Idempotency-Key") or None)
     streaming = "text/event-stream" in request.headers.get("Accept", "")
@@ -266,6 +267,8 @@ def _stream(customer: Message, events) -> StreamingHttpResponse:
         async for item in events:
             if isinstance(item, ChatDelta):
                 yield _sse("delta", {"text": item.text})
+            elif isinstance(item, fairness.Queued):  # at once, then every few seconds while it waits
+                yield _sse("queued", {"position": item.position})
             elif isinstance(item, Done):
                 yield _sse("done", {"message": message_dict(customer), "answer": message_dict(item.answer)})
             elif isinstance(item, Failed):
@@ -310,6 +313,7 @@ def _openai_start(business, key, data: dict):
                                                       channel=Conversation.Channel.OPENAI,
                                                       external_id=str(data.get("user") or "")[:200])
         conversation.assistant = assistant
+        fairness.message_limits_check(conversation=conversation)
         sent = services.message_send(conversation=conversation, content=messages[-1]["content"][:8000],
                                      idempotency_key=None, reserve_quota=True)
     return assistant, services.answer_prepare(conversation=sent.conversation, customer=sent.customer,
@@ -337,6 +341,8 @@ async def openai_chat_completions(request, key):
             async for item in events:
                 if isinstance(item, ChatDelta):
                     yield chunk({"content": item.text})
+                elif isinstance(item, fairness.Queued):
+                    yield b": queued\n\n"  # an SSE comment: OpenAI clients skip it, proxies see life
                 elif isinstance(item, Done):
                     yield chunk({}, finish_reason=item.finish_reason, usage=_usage(item.answer))
                 elif isinstance(item, Failed):

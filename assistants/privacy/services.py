@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
 
+from assistants.chat.fairness import customer_identity
 from assistants.models import (
     Conversation,
     Message,
@@ -137,7 +138,8 @@ def _erase(*, business_id, conversation_ids: Iterable, identities: set[str],
     for start in range(0, max(len(ids), 1), ERASE_BATCH):
         counts += erase_batch(business_id=business_id, conversation_ids=ids[start:start + ERASE_BATCH],
                                extra_inbound=extra_inbound if start == 0 else None)
-    counts["rate_limit_entries"] += identities_forget(identities | {str(pk) for pk in ids})
+    customers = {customer_identity(business_id=business_id, external_id=i) for i in identities}  # message limits
+    counts["rate_limit_entries"] += identities_forget(identities | customers | {str(pk) for pk in ids})
     return {key: counts.get(key, 0) for key in COUNT_KEYS}
 
 

@@ -41,7 +41,7 @@ Reason = UnansweredQuestion.Reason
 # Handoffs that say nothing about the knowledge: "no_answer" is collected from the answer itself
 # (reason no_answer), and an exhausted plan or a model server outage is ours, not a question the
 # knowledge lacks.
-HANDOFF_REASONS_SKIPPED = frozenset({"no_answer", "quota_exceeded", "inference_unavailable"})
+HANDOFF_REASONS_SKIPPED = frozenset({"no_answer", "quota_exceeded", "inference_unavailable", "rate_limited"})
 MAX_ANSWER_CHARS = 20_000  # an FAQ answer's limit (assistants/serializers.py FaqPairSerializer)
 MAX_QUESTION_CHARS = 2_000  # an FAQ question's limit
 UNGROUPED_PER_RUN = 20  # questions left without a topic (embedding server down) filed per run

@@ -50,6 +50,9 @@ MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
 RATELIMIT_PER_API_KEY = env.str("RATELIMIT_PER_API_KEY", default="1200 per minute")
 RATELIMIT_SIGNUP_PER_IP = env.str("RATELIMIT_SIGNUP_PER_IP", default="10 per hour")
+# Customer messages per customer (a WhatsApp number, an API external_id, a widget conversation);
+# per business the plan's messages_per_minute applies.
+RATELIMIT_MESSAGES_PER_CUSTOMER = env.str("RATELIMIT_MESSAGES_PER_CUSTOMER", default="20 per minute")
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # trust only the socket's peer address.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -59,6 +59,17 @@ INFERENCE_TOTAL_TIMEOUT = env.float("INFERENCE_TOTAL_TIMEOUT", default=180.0)
 INFERENCE_MAX_RETRIES = env.int("INFERENCE_MAX_RETRIES", default=2)  # only before the first token
 INFERENCE_COOLDOWN_SECONDS = env.float("INFERENCE_COOLDOWN_SECONDS", default=15.0)
 INFERENCE_MAX_CONTEXT_TOKENS = env.int("INFERENCE_MAX_CONTEXT_TOKENS", default=4096)  # the model's --max-model-len
+# Fair sharing of the model servers (inference/admission.py, docs/chat.md "Fair sharing"): answers
+# in flight per replica across ALL web processes (vLLM's --max-num-seqs; unset: the per-process
+# INFERENCE_MAX_CONCURRENCY), each business capped by its plan, waiting businesses served in turn.
+INFERENCE_FAIR_SHARING = env.bool("INFERENCE_FAIR_SHARING", default=True)
+INFERENCE_REPLICA_CAPACITY = env.int("INFERENCE_REPLICA_CAPACITY", default=INFERENCE_MAX_CONCURRENCY)
+INFERENCE_QUEUE_TIMEOUT = env.float("INFERENCE_QUEUE_TIMEOUT", default=60.0)  # longest wait for a turn
+INFERENCE_QUEUED_NOTICE_SECONDS = env.float("INFERENCE_QUEUED_NOTICE_SECONDS", default=5.0)  # `queued` events
+INFERENCE_LEASE_SECONDS = env.float("INFERENCE_LEASE_SECONDS", default=30.0)  # a dead process's places free
+# Send the plan's request priority to vLLM: only for a server started with --scheduling-policy
+# priority (any other rejects a nonzero priority).
+INFERENCE_PRIORITY_SCHEDULING = env.bool("INFERENCE_PRIORITY_SCHEDULING", default=False)
 CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=20)
 CHAT_PASSAGES = env.int("CHAT_PASSAGES", default=5)
 # How the prompt shows its passages: "document" (by source and chunk, the same order for every

@@ -483,6 +483,25 @@ def test_used_up_plan_replies_unavailable_and_hands_off(graph, queued, events):
     assert Message.objects.for_business(tenant.business).filter(role="customer").count() == 1
 
 
+def test_customer_over_the_per_minute_limit_is_handed_to_a_person(graph, queued, settings):
+    """No 429 on WhatsApp: the message over the limit is kept, not answered, and a person takes it."""
+    settings.RATELIMIT_MESSAGES_PER_CUSTOMER = "1 per minute"
+    tenant = restaurant()
+    connection = connect(tenant, owner=OWNER)
+    post_signed(delivery(connection["phone_number_id"], messages=[text_message(CUSTOMER, "Can I bring my dog?")]))
+    run_queued(queued)
+    post_signed(delivery(connection["phone_number_id"], messages=[text_message(CUSTOMER, "And my cat?")]))
+    run_queued(queued)
+    answered, refused = graph.to(CUSTOMER)
+    assert "terrace" in answered["json"]["text"]["body"]
+    assert refused["json"]["text"]["body"].startswith(services.UNAVAILABLE_TEXT)
+    conversation = conversation_of(tenant)
+    assert conversation.state == "handoff" and conversation.metadata["handoff_reason"] == "rate_limited"
+    assert [m.content for m in Message.objects.for_business(tenant.business).filter(role="customer")
+            .order_by("created_at")] == ["Can I bring my dog?", "And my cat?"]
+    assert Message.objects.for_business(tenant.business).filter(role="assistant").count() == 1
+
+
 def test_staff_reply_written_through_the_api_reaches_the_whatsapp_customer_once(graph, queued):
     tenant = restaurant()
     connection = connect(tenant)

@@ -21,6 +21,10 @@ Modes (the misbehaviour applies to the first ``fail_first`` chat requests, or to
 - ``error``: answer ``status`` (500, 503, 429, 400, ...) with an OpenAI-style error body and,
   if ``retry_after`` is set, a ``Retry-After`` header.
 
+``max_streams``: a capacity, as vLLM's ``--max-num-seqs``: at most that many chat requests are
+answered at once; the others wait (connection open, nothing sent) for a slot, in no set order
+(vLLM queues them too). ``waiting`` counts them.
+
 Every attribute can be changed while the server runs (``srv.mode = "normal"``). Counters:
 ``requests`` (chat requests received), ``in_flight``, ``max_in_flight``, ``bodies`` (the
 JSON bodies, in order) and ``headers`` (the request headers, in order). The server stops
@@ -56,6 +60,7 @@ class MisbehavingServer:
         send_usage: bool = True,
         model: str = "test-model",
         host: str = "127.0.0.1",
+        max_streams: int | None = None,
     ) -> None:
         self.mode = mode
         self.fail_first = fail_first
@@ -72,6 +77,8 @@ class MisbehavingServer:
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.waiting = 0
+        self._slots = threading.Semaphore(max_streams) if max_streams else None
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
@@ -120,6 +127,25 @@ class MisbehavingServer:
         with self._lock:
             self.in_flight -= 1
 
+    def _slot_take(self) -> bool:
+        """Wait for a slot (``max_streams``); False when the server stops meanwhile."""
+        if self._slots is None:
+            return True
+        with self._lock:
+            self.waiting += 1
+        try:
+            while not self._slots.acquire(timeout=0.1):
+                if self._stopping.is_set():
+                    return False
+            return True
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def _slot_give(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
@@ -153,6 +179,8 @@ def _handler_for(server: MisbehavingServer) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 body = {}
+            if not server._slot_take():
+                return
             number = server._begin(body, {k.lower(): v for k, v in self.headers.items()})
             ended = False
 
@@ -185,6 +213,7 @@ def _handler_for(server: MisbehavingServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             finally:
                 end()
+                server._slot_give()
 
         # -- answers -------------------------------------------------------------------------
 

@@ -151,6 +151,8 @@ def _reason_text(reason: str) -> str:
         "no_answer": _("The assistant could not answer from its knowledge."),
         "quota_exceeded": _("The plan's messages for this month are used up, so the assistant could not answer."),
         "inference_unavailable": _("The assistant's model server was unavailable."),
+        "rate_limited": _("The customer sent more messages a minute than the limits allow, so the assistant did "
+                          "not answer."),
     }.get(reason) or (reason or _("Handed over with the widget's “Talk to a person” button or through the API."))
 
 

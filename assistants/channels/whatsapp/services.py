@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from assistants.channels.whatsapp.crypto import token_encrypt
 from assistants.channels.whatsapp.outbound import outbound_send
+from assistants.chat.fairness import message_limits_hit
 from assistants.chat.intent import asks_for_person
 from assistants.chat.services import (
     Failed,
@@ -385,6 +386,12 @@ def _customer_message(connection: WhatsAppConnection, inbound: WhatsAppInbound, 
         return
     if asks_for_person(content):
         _handoff(connection, inbound, conversation, reason="customer_request", question=content)
+        return
+    if not sent.replayed and message_limits_hit(conversation=conversation) is not None:
+        # No 429 on WhatsApp: the message is kept and a person answers it (one customer, or the
+        # whole business, sent more than the per-minute limits allow).
+        _handoff(connection, inbound, conversation, reason="rate_limited", question=content,
+                 preface=UNAVAILABLE_TEXT)
         return
     try:
         prepared = answer_prepare(conversation=conversation, customer=sent.customer, first_answer=not sent.replayed)

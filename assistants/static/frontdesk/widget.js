@@ -127,6 +127,7 @@
     "busy": "We are getting a lot of questions right now. Please try again in a minute.",
     "not_sent": "Sorry, that did not go through: %(reason)s",
     "no_answer": "Sorry, the assistant could not answer just now.",
+    "queued": "Many people are asking right now; your answer is on its way",
     "handoff_default": "A person from our team will reply here as soon as possible.",
     "team_unreachable": "Sorry, we could not reach the team just now.",
     "helpful": "Helpful",
@@ -539,7 +540,11 @@
       var out = answer.querySelector(".text");
       out.classList.add("typing");
       return readEvents(res, function (event, data) {
-        if (event === "delta") {
+        if (event === "queued") {
+          // Waiting for a turn at the model server: say so until the first text arrives.
+          if (!seen) out.textContent = t("queued");
+          scrollDown();
+        } else if (event === "delta") {
           seen += data.text;
           out.textContent = seen;
           scrollDown();
