@@ -572,6 +572,7 @@ def _profile_main(requests: int) -> None:
            for _ in range(total * 2 + requests + 2 * (requests + 3))]
 
     steps: dict[str, list[float]] = {}
+    step_cpu: dict[str, list[float]] = {}
     sql: dict[str, list[tuple[int, float]]] = {}
     current: list[str] = []
 
@@ -599,12 +600,13 @@ def _profile_main(requests: int) -> None:
         """Run sync ORM code as the view does (db(): the loop's executor), timed inside the thread."""
         def run(*a, **kw):
             current.append(name)
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()  # one request at a time: the process's CPU is its
             try:
                 with connection.execute_wrapper(sql_timer):
                     return fn(*a, **kw)
             finally:
                 record(name, time.perf_counter() - t)
+                step_cpu.setdefault(name, []).append(time.process_time() - cpu)
                 current.pop()
         return sync_to_async(run, thread_sensitive=False)
 
@@ -646,6 +648,7 @@ def _profile_main(requests: int) -> None:
             await one(ids[i], QUESTIONS[i % len(QUESTIONS)])
             if i == 2:  # warm-ups done
                 steps.clear()
+                step_cpu.clear()
                 sql.clear()
 
     asyncio.run(run_all())
@@ -656,7 +659,8 @@ def _profile_main(requests: int) -> None:
         rows.append({"step": name, "p50_ms": statistics.median(values) * 1000,
                      "mean_ms": statistics.fmean(values) * 1000, "n": len(values),
                      "sql_per_call": len(queries) / len(values) if queries else 0,
-                     "sql_ms_per_call": sum(q[1] for q in queries) / len(values) * 1000 if queries else 0})
+                     "sql_ms_per_call": sum(q[1] for q in queries) / len(values) * 1000 if queries else 0,
+                     "cpu_ms": statistics.median(step_cpu[name]) * 1000 if name in step_cpu else None})
 
     # The whole request through the ASGI app in-process (no HTTP server): wall time to the first
     # delta and to the end, CPU of the event-loop thread and of the whole process per message.
@@ -1131,10 +1135,11 @@ def main() -> None:
                                         redis=False))
             print(f"\nOne request, in-process ({args.profile_requests} requests after 3 warm-ups, one at a time; "
                   f"the stand-in waits 1/{args.tokens_per_second:g} s before each token):")
-            print(f"{'step':<52} {'p50 ms':>8} {'mean ms':>8} {'SQL/call':>9} {'SQL ms':>7}")
+            print(f"{'step':<52} {'p50 ms':>8} {'mean ms':>8} {'SQL/call':>9} {'SQL ms':>7} {'CPU ms':>7}")
             for row in report["steps"]:
                 print(f"{row['step']:<52} {row['p50_ms']:>8.2f} {row['mean_ms']:>8.2f} "
-                      f"{row['sql_per_call']:>9.1f} {row['sql_ms_per_call']:>7.2f}")
+                      f"{row['sql_per_call']:>9.1f} {row['sql_ms_per_call']:>7.2f} "
+                      + (f"{row['cpu_ms']:>7.2f}" if row.get("cpu_ms") is not None else f"{'':>7}"))
             a = report["asgi"]
             print(f"\nThe whole request through config.asgi.application in-process (no HTTP server, "
                   f"{args.profile_requests} requests one at a time): first delta {a['ttft']:.1f} ms, end "

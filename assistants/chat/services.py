@@ -24,7 +24,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Value
+from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -88,6 +88,8 @@ def conversation_for_caller(*, business: Business, conversation_id, key: ApiKey,
                     .filter(pk=conversation_id).first())
     if conversation is None or not (key.is_secret or customer_token_matches(conversation, customer_token)):
         raise NotFoundError("conversation")
+    if isinstance(business, Business):  # the caller's own business: answering needs it, no query
+        conversation.assistant.business = business
     return conversation
 
 
@@ -190,6 +192,7 @@ class Sent:
     pending: Message | None = None  # the answer's pending row, written with the customer message
     had_messages: bool = True  # False: the conversation's first message (no history to read)
     listening: bool = True  # the business has an active webhook endpoint (read with the lock)
+    has_catalog: bool = True  # the assistant has catalog items (read with the lock)
 
 
 def message_send(*, conversation: Conversation, content: str, idempotency_key: str | None,
@@ -208,10 +211,20 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
     the quota, so the business's usage row (shared by all its conversations) is locked only for
     the commit."""
     with transaction.atomic():
-        locked = (Conversation.objects.for_business(conversation.business_id).select_for_update(of=("self",))
-                  .select_related("assistant__business").annotate(listening=webhooks_listening(OuterRef("business_id")))
-                  .get(pk=conversation.pk))
-        listening = locked.listening
+        # The row's current state under the lock, and two facts for later read in the same query;
+        # the assistant and business objects the caller loaded are kept (no reload of three models).
+        state = (Conversation.objects.for_business(conversation.business_id).select_for_update(of=("self",))
+                 .filter(pk=conversation.pk)
+                 .annotate(listening=webhooks_listening(OuterRef("business_id")),
+                           has_catalog=Exists(CatalogItem.objects.unscoped().filter(
+                               business_id=OuterRef("business_id"), assistant_id=OuterRef("assistant_id"))))
+                 .values_list("state", "channel", "last_message_at", "external_id", "metadata", "listening",
+                              "has_catalog").first())
+        if state is None:
+            raise NotFoundError("conversation")
+        locked = conversation
+        (locked.state, locked.channel, locked.last_message_at, locked.external_id, locked.metadata, listening,
+         has_catalog) = state
         if idempotency_key:
             existing = (Message.objects.for_business(conversation.business_id)
                         .filter(conversation=locked, idempotency_key=idempotency_key).first())
@@ -226,7 +239,8 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
                                            headers={"Retry-After": "2"})
                 needs = locked.state == Conversation.State.BOT and (answer is None
                                                                      or answer.status == Message.Status.FAILED)
-                return Sent(locked, existing, answer, replayed=True, needs_answer=needs, listening=listening)
+                return Sent(locked, existing, answer, replayed=True, needs_answer=needs, listening=listening,
+                            has_catalog=has_catalog)
         if locked.state == Conversation.State.CLOSED:
             raise ApplicationError("conversation_closed", "This conversation is closed; start a new one.",
                                    status=409)
@@ -270,7 +284,7 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
         quota = message_quota_reserve(business_id=conversation.business_id) if quota_reserved else None
     return Sent(locked, customer, None, replayed=False, needs_answer=locked.state == Conversation.State.BOT,
                 quota_reserved=quota_reserved, quota=quota, pending=pending, had_messages=had_messages,
-                listening=listening)
+                listening=listening, has_catalog=has_catalog)
 
 
 def staff_message_send(*, conversation: Conversation, content: str) -> Message:
@@ -348,9 +362,12 @@ def answer_prepare(*, conversation: Conversation, customer: Message,
     if history is None:
         # A conversation's first message has nothing before it: no query.
         history = _history(conversation, customer) if sent is None or sent.had_messages else []
-    request, composed = answer_compose(assistant=assistant, question=customer.content, history=history)
+    request, composed = answer_compose(assistant=assistant, question=customer.content, history=history,
+                                       has_catalog=sent.has_catalog if sent is not None else True)
+    share = (fairness.share_for(business_id=conversation.business_id, quota=quota)
+             if composed is None and settings.INFERENCE_FAIR_SHARING else None)
     return Prepared(answer=answer, request=request, started=started, quota=quota, composed=composed,
-                    listening=sent.listening if sent is not None else True)
+                    listening=sent.listening if sent is not None else True, share=share)
 
 
 def message_answer_begin(*, conversation: Conversation, content: str,
@@ -381,7 +398,8 @@ def _history(conversation: Conversation, customer: Message) -> list[ChatMessage]
 
 
 def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMessage],
-                   vector: list[float] | object | None = EMBED) -> tuple[ChatRequest, Composed | None]:
+                   vector: list[float] | object | None = EMBED, has_catalog: bool = True
+                   ) -> tuple[ChatRequest, Composed | None]:
     """What answering ``question`` needs, read from the knowledge as it is in this transaction:
     the backend request (passages above the relevance floor, the prompt), or the answer already
     made from the hours, the catalog or the handoff. Database work only (and the query's
@@ -391,7 +409,7 @@ def answer_compose(*, assistant: Assistant, question: str, history: list[ChatMes
     found = chunks_search(assistant=assistant, query=question, k=settings.CHAT_PASSAGES, vector=vector)
     fallback = _fallback_text(assistant, business, question)
     composed = _composed(assistant=assistant, business=business, question=question, found=found,
-                         fallback=fallback)
+                         fallback=fallback, has_catalog=has_catalog)
     # The relevance floor: a passage far from the question in meaning is not quoted or shown
     # to the model (docs/answers.md); with none left the answer is the handoff.
     passages = [
@@ -437,7 +455,7 @@ def catalog_lookup(*, assistant: Assistant, question: str, found: list[Passage],
 
 
 def _composed(*, assistant: Assistant, business: Business, question: str, found: list[Passage],
-              fallback: str) -> Composed | None:
+              fallback: str, has_catalog: bool = True) -> Composed | None:
     """The answer from structured data, when the question is about it: the opening hours, then
     the catalog. None: the passages answer (or the handoff)."""
     language = answer_language(question, assistant.language)
@@ -446,6 +464,8 @@ def _composed(*, assistant: Assistant, business: Business, question: str, found:
                               now=timezone.now(), language=language)
     if text:
         return Composed(text, Message.Grounding.HOURS, [])
+    if not has_catalog:  # read with the conversation's lock: no items, no query for them
+        return None
     result = catalog_lookup(assistant=assistant, question=question, found=found, language=language)
     if result is None:
         return None
