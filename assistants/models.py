@@ -646,11 +646,18 @@ class OwnerDigest(TenantModel):
     # owner number, or no template configured outside the window).
     whatsapp = models.CharField(max_length=10, blank=True)
     emailed_to = models.JSONField(default=list)  # the addresses the mail server accepted
+    # Sent because the owner texted "digest" (docs/whatsapp.md): the 7 days up to that moment,
+    # on WhatsApp only. One per such message (``requested_by`` is unique); the weekly digest is
+    # one per week among the rows that are not requested.
+    requested = models.BooleanField(default=False)
+    requested_by = models.OneToOneField("WhatsAppInbound", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
 
     objects = TenantManager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["business", "week"], name="owner_digest_once_per_week")]
+        constraints = [models.UniqueConstraint(fields=["business", "week"], condition=models.Q(requested=False),
+                                               name="owner_digest_once_per_week")]
 
 
 # --------------------------------------------------------------------------- analytics

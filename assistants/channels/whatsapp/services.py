@@ -495,8 +495,10 @@ def _owner_reply(connection: WhatsAppConnection, inbound: WhatsAppInbound) -> No
         # anything else, answered with the help text (docs/whatsapp.md "The owner's phone").
         from assistants.channels.owner.services import owner_message_answer
 
-        purpose, answer = owner_message_answer(connection=connection, inbound=inbound)
-        _send(connection, inbound, None, purpose, to=inbound.sender, text=answer)
+        reply = owner_message_answer(connection=connection, inbound=inbound)
+        if reply is not None:  # None: the answer was sent already ("digest": the digest's messages)
+            purpose, answer = reply
+            _send(connection, inbound, None, purpose, to=inbound.sender, text=answer)
         return
     if inbound.type not in TEXT_TYPES or not text:
         _send(connection, inbound, None, WhatsAppOutbound.Purpose.OWNER_HELP, to=inbound.sender, text=OWNER_HELP_TEXT)
