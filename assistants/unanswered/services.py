@@ -270,7 +270,8 @@ def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None, actor: Ac
         # Its example questions become knowledge tests, so a later upload cannot quietly break
         # the answer (assistants/regression/).
         [with_examples] = topic_examples_attach([locked])
-        knowledge_tests_from_topic(topic=locked, answer=text, questions=with_examples.examples or [question])
+        knowledge_tests_from_topic(topic=locked, answer=text, questions=with_examples.examples or [question],
+                                   actor=actor)
     for name in ("status", "answered_at", "answered_by_id", "faq_source_id", "updated_at"):
         setattr(topic, name, getattr(locked, name))
     return source

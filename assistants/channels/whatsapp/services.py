@@ -51,6 +51,7 @@ from assistants.models import (
     WhatsAppOutbound,
 )
 from assistants.regression.services import knowledge_test_from_reply
+from businesses.audit import Actor
 from businesses.models import Business
 from config.errors import ApplicationError
 
@@ -620,7 +621,8 @@ def staff_message_deliver(*, business_id, message_id) -> WhatsAppOutbound | None
 # --------------------------------------------------------------------------- FAQ from a reply
 
 
-def faq_from_message(*, message: Message, question: str | None = None, title: str | None = None) -> KnowledgeSource:
+def faq_from_message(*, message: Message, question: str | None = None, title: str | None = None,
+                     actor: Actor | None = None) -> KnowledgeSource:
     """Teach the assistant a person's reply: a new FAQ source with the customer's question
     (the last customer message before the reply, unless given) and the reply as the answer."""
     from assistants.services import source_create
@@ -640,7 +642,8 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
     with transaction.atomic():
         source = source_create(assistant=conversation.assistant, kind=KnowledgeSource.Kind.FAQ,
                                title=title or f"From a conversation: {question[:200]}",
-                               pairs=[{"question": question, "answer": message.content}])
+                               pairs=[{"question": question, "answer": message.content}], actor=actor)
         # The corrected question is tested from now on, so a later upload cannot undo the fix.
-        knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content)
+        knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content,
+                                  actor=actor)
     return source
