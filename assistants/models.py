@@ -575,6 +575,10 @@ class KnowledgeTest(TenantModel):
     must_hand_off = models.BooleanField(default=False)
     origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.OWNER)
     topic = models.ForeignKey(UnansweredTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The customer's message the question was taken from (a topic's example question, the question
+    # a staff reply answered): the question is that customer's words, so erasing the message
+    # (assistants/privacy/) erases the test. Empty when the question is the owner's or staff's own.
+    source_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     last_result = models.CharField(max_length=8, choices=Result.choices, default=Result.NOT_RUN, blank=True)
     last_answer = models.TextField(blank=True)
     last_grounding = models.CharField(max_length=10, blank=True)

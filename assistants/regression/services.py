@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -96,8 +97,10 @@ def _facts(values, field: str) -> list[str]:
 def knowledge_test_create(*, assistant: Assistant, question: str, must_contain: list[str] | None = None,
                           must_not_contain: list[str] | None = None, must_hand_off: bool = False,
                           origin: str = KnowledgeTest.Origin.OWNER,
-                          topic: UnansweredTopic | None = None, actor: Actor | None = None) -> KnowledgeTest:
-    """A new test (409 ``too_many_tests`` past the plan-independent cap, KNOWLEDGE_TESTS_MAX)."""
+                          topic: UnansweredTopic | None = None, source_message_id=None,
+                          actor: Actor | None = None) -> KnowledgeTest:
+    """A new test (409 ``too_many_tests`` past the plan-independent cap, KNOWLEDGE_TESTS_MAX).
+    ``source_message_id``: the customer message whose words the question is (erased with it)."""
     question = " ".join((question or "").split())
     if not question:
         raise ApplicationError("validation_error", "Write the question.",
@@ -121,7 +124,8 @@ def knowledge_test_create(*, assistant: Assistant, question: str, must_contain: 
                                    "knowledge tests; delete some first.", status=409)
         test = KnowledgeTest.objects.unscoped().create(
             business_id=assistant.business_id, assistant=assistant, question=question[:1000], must_contain=contain,
-            must_not_contain=avoid, must_hand_off=bool(must_hand_off), origin=origin, topic=topic)
+            must_not_contain=avoid, must_hand_off=bool(must_hand_off), origin=origin, topic=topic,
+            source_message_id=source_message_id)
         # No question or facts in the log: a test's question may be a customer's words.
         audit_record(business_id=assistant.business_id, actor=actor, action="knowledge_test.created",
                      target_type="knowledge_test", target_id=test.pk, details=_test_details(test))
@@ -158,36 +162,40 @@ def _tested_questions(assistant: Assistant) -> set[str]:
             .filter(assistant=assistant).values_list("question", flat=True)}
 
 
-def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions: list[str],
+def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions: list[tuple[str, Any]],
                                actor: Actor | None = None) -> list[KnowledgeTest]:
     """The answered topic's example questions as tests: each must be answered, with the numbers
-    the owner's answer states. Questions already tested are skipped."""
+    the owner's answer states. ``questions``: (text, the customer message it was asked in).
+    Questions already tested are skipped."""
     assistant = Assistant.objects.for_business(topic.business_id).get(pk=topic.assistant_id)
     tested = _tested_questions(assistant)
     created = []
-    for question in questions:
+    for question, message_id in questions:
         if _norm(question) in tested:
             continue
         tested.add(_norm(question))
         try:
             created.append(knowledge_test_create(assistant=assistant, question=question,
                                                  must_contain=answer_facts(answer),
-                                                 origin=KnowledgeTest.Origin.TOPIC, topic=topic, actor=actor))
+                                                 origin=KnowledgeTest.Origin.TOPIC, topic=topic,
+                                                 source_message_id=message_id, actor=actor))
         except ApplicationError as exc:  # the cap, or a question too odd to test: the answer still lands
             logger.info("topic %s: no test for a question: %s", topic.pk, exc.code)
             break
     return created
 
 
-def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str,
+def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str, source_message_id=None,
                               actor: Actor | None = None) -> KnowledgeTest | None:
     """A staff member's reply taught to the assistant (an FAQ) becomes a test of its question,
-    with the reply's numbers; None when that question is tested already or the cap is reached."""
+    with the reply's numbers; None when that question is tested already or the cap is reached.
+    ``source_message_id``: the customer's message, when the question is theirs (not staff's)."""
     if _norm(question) in _tested_questions(assistant):
         return None
     try:
         return knowledge_test_create(assistant=assistant, question=question[:1000], must_contain=answer_facts(answer),
-                                     origin=KnowledgeTest.Origin.CORRECTION, actor=actor)
+                                     origin=KnowledgeTest.Origin.CORRECTION, source_message_id=source_message_id,
+                                     actor=actor)
     except ApplicationError as exc:
         logger.info("no test for a staff reply: %s", exc.code)
         return None

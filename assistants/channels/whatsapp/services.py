@@ -631,6 +631,7 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
         raise ApplicationError("not_a_staff_reply", "Only a person's (staff) reply can become an FAQ answer.",
                                status=400)
     conversation = message.conversation
+    asked = None
     if not question:
         asked = (Message.objects.for_business(message.business_id)
                  .filter(conversation=conversation, role=Message.Role.CUSTOMER, created_at__lt=message.created_at)
@@ -644,6 +645,7 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
                                title=title or f"From a conversation: {question[:200]}",
                                pairs=[{"question": question, "answer": message.content}], actor=actor)
         # The corrected question is tested from now on, so a later upload cannot undo the fix.
+        # The customer's words when their question is the test's (erased with their message).
         knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content,
-                                  actor=actor)
+                                  source_message_id=asked.pk if asked is not None else None, actor=actor)
     return source
