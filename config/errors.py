@@ -146,7 +146,11 @@ class PayloadTooLargePageMiddleware:
     """A dashboard request whose body config.bodylimit refused (and dropped) is answered here
     with the 413 page, before any view or the CSRF check reads the (now empty) body. Placed
     after the session, language and authentication middleware, so the page is the owner's.
-    Sync views only: the dashboard's (its chain has none of the browser middleware otherwise)."""
+    Sync views only, as config/middleware.py's: async capable so that Django hands the async
+    chain's handler over as it is, and that chain then leaves this out (``MiddlewareNotUsed``)."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response) -> None:
         if iscoroutinefunction(get_response):
