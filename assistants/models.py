@@ -575,6 +575,10 @@ class KnowledgeTest(TenantModel):
     must_hand_off = models.BooleanField(default=False)
     origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.OWNER)
     topic = models.ForeignKey(UnansweredTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The customer's message the question was taken from (a topic's example question, the question
+    # a staff reply answered): the question is that customer's words, so erasing the message
+    # (assistants/privacy/) erases the test. Empty when the question is the owner's or staff's own.
+    source_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     last_result = models.CharField(max_length=8, choices=Result.choices, default=Result.NOT_RUN, blank=True)
     last_answer = models.TextField(blank=True)
     last_grounding = models.CharField(max_length=10, blank=True)
@@ -646,11 +650,18 @@ class OwnerDigest(TenantModel):
     # owner number, or no template configured outside the window).
     whatsapp = models.CharField(max_length=10, blank=True)
     emailed_to = models.JSONField(default=list)  # the addresses the mail server accepted
+    # Sent because the owner texted "digest" (docs/whatsapp.md): the 7 days up to that moment,
+    # on WhatsApp only. One per such message (``requested_by`` is unique); the weekly digest is
+    # one per week among the rows that are not requested.
+    requested = models.BooleanField(default=False)
+    requested_by = models.OneToOneField("WhatsAppInbound", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
 
     objects = TenantManager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["business", "week"], name="owner_digest_once_per_week")]
+        constraints = [models.UniqueConstraint(fields=["business", "week"], condition=models.Q(requested=False),
+                                               name="owner_digest_once_per_week")]
 
 
 # --------------------------------------------------------------------------- analytics

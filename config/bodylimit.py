@@ -14,6 +14,11 @@ instead of the 413. So an unread body is drained (read and dropped, never kept) 
 last byte of the answer, up to ``BODY_DRAIN_MAX_BYTES`` and ``BODY_DRAIN_SECONDS``; past those
 the connection is closed. A client that sent ``Expect: 100-continue`` has not sent the body and
 gets the 413 at once.
+
+The owner's dashboard (``/app/``, its sign-in and sign-up pages included) is a browser, not an
+API client: there the drained request goes on to Django with an empty body and the limit in its
+scope (``BODY_TOO_LARGE``), and ``config.errors.PayloadTooLargePageMiddleware`` answers the 413
+as a dashboard page, in the signed-in owner's language, before any view or CSRF check runs.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from typing import Any
 from django.conf import settings
 
 Scope = dict[str, Any]
+
+PAGE_PREFIX = "/app/"  # the owner's dashboard: errors are pages there (config/errors.py)
+BODY_TOO_LARGE = "frontdesk.body_too_large"  # the scope key: the limit the refused body passed
 
 
 def body_limit_for(content_type: str) -> int:
@@ -66,7 +74,7 @@ class BodyLimitMiddleware:
         if length is not None and length > limit:
             if "100-continue" not in _header(scope, b"expect").lower():
                 await self._drain(receive, already=0)
-            await self._refuse(send, limit)
+            await self._refuse(scope, receive, send, limit)
             return
 
         state = {"received": 0, "done": length == 0, "over": False, "started": False}
@@ -104,7 +112,7 @@ class BodyLimitMiddleware:
         if state["over"] and not state["started"]:
             if not state["done"]:
                 await self._drain(receive, already=state["received"])
-            await self._refuse(send, limit)
+            await self._refuse(scope, receive, send, limit)
 
     @staticmethod
     async def _drain(receive, *, already: int) -> None:
@@ -125,11 +133,38 @@ class BodyLimitMiddleware:
         except TimeoutError:
             pass  # a client this slow gets the answer and a closed connection
 
-    @staticmethod
-    async def _refuse(send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, receive, send, limit: int) -> None:
+        if scope["path"].startswith(PAGE_PREFIX):
+            await self._refuse_page(scope, receive, send, limit)
+            return
         body = json.dumps(payload_too_large_body(limit)).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+    async def _refuse_page(self, scope: Scope, receive, send, limit: int) -> None:
+        """The dashboard's 413: the same request, its body dropped, answered by Django (which
+        renders the page with the session's user and language)."""
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-length",
+                                                                                    b"transfer-encoding")]
+        page_scope = {**scope, "headers": [*headers, (b"content-length", b"0")], BODY_TOO_LARGE: limit}
+        body_given = False
+
+        async def empty_receive():
+            nonlocal body_given
+            if not body_given:
+                body_given = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while True:  # what is left of an undrained body is dropped; a disconnect is passed on
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+
+        async def closing_send(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(page_scope, empty_receive, closing_send)

@@ -11,15 +11,17 @@ import logging
 import math
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import MiddlewareNotUsed, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from config.bodylimit import payload_too_large_body
+from config.bodylimit import BODY_TOO_LARGE, PAGE_PREFIX, payload_too_large_body
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +124,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 # Django-level handlers (URLs outside DRF views, e.g. an unknown path). The owner's dashboard
-# (/app/) gets the same errors as a readable page.
-PAGE_PREFIX = "/app/"
+# (/app/, config.bodylimit.PAGE_PREFIX) gets the same errors as a readable page.
 
 
 def _page(request: HttpRequest, status: int, message: str, code: str) -> HttpResponse:
@@ -134,6 +135,36 @@ def _page(request: HttpRequest, status: int, message: str, code: str) -> HttpRes
     return HttpResponse(body, status=status)
 
 
+def payload_too_large_page(request: HttpRequest, limit: int) -> HttpResponse:
+    """The dashboard's 413: the limit in words ("21.0 MB"), nothing saved, how to go on."""
+    return _page(request, 413, _("What you sent is larger than the limit of %(limit)s, so nothing was saved. Go "
+                                 "back and send a smaller file, or split it into parts.")
+                 % {"limit": filesizeformat(limit)}, "payload_too_large")
+
+
+class PayloadTooLargePageMiddleware:
+    """A dashboard request whose body config.bodylimit refused (and dropped) is answered here
+    with the 413 page, before any view or the CSRF check reads the (now empty) body. Placed
+    after the session, language and authentication middleware, so the page is the owner's.
+    Sync views only, as config/middleware.py's: async capable so that Django hands the async
+    chain's handler over as it is, and that chain then leaves this out (``MiddlewareNotUsed``)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        if iscoroutinefunction(get_response):
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        scope = getattr(request, "scope", None) or request.environ.get("asgi.scope") or {}
+        limit = scope.get(BODY_TOO_LARGE)
+        if limit is not None:
+            return payload_too_large_page(request, limit)
+        return self.get_response(request)
+
+
 def _wants_page(request: HttpRequest) -> bool:
     return request.path.startswith(PAGE_PREFIX)
 
@@ -141,7 +172,7 @@ def _wants_page(request: HttpRequest) -> bool:
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         if _wants_page(request):
-            return _page(request, 413, _("The upload is too large."), "payload_too_large")
+            return payload_too_large_page(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return JsonResponse(payload_too_large_body(settings.MAX_JSON_BODY_BYTES), status=413)
     if _wants_page(request):
         return _page(request, 400, _("The request could not be understood."), "bad_request")

@@ -34,6 +34,7 @@ from assistants.ingestion.fetch import crawl_site, fetch_page
 from assistants.models import CatalogItem, Chunk, KnowledgeSource, SourceFile, SourceReview
 from assistants.regression.services import source_version_check
 from assistants.retrieval import index_text, search_config
+from businesses.audit import Actor, audit_record
 from businesses.webhooks.services import event_emit
 from config.errors import ApplicationError
 from inference.errors import InferenceError
@@ -421,7 +422,7 @@ def _hold(source: KnowledgeSource, drafts: list[ChunkDraft], vectors: list[list[
     logger.info("source %s held for review: %d knowledge tests would fail", source.pk, len(failures))
 
 
-def source_publish(*, source: KnowledgeSource) -> KnowledgeSource:
+def source_publish(*, source: KnowledgeSource, actor: Actor | None = None) -> KnowledgeSource:
     """The owner's "publish anyway": the held version replaces the serving one, unchecked."""
     with _source_lock(source.pk) as acquired:
         review = SourceReview.objects.for_business(source.business_id).filter(source_id=source.pk).first()
@@ -432,13 +433,18 @@ def source_publish(*, source: KnowledgeSource) -> KnowledgeSource:
         drafts = [ChunkDraft(**d) for d in review.drafts]
         catalog = ParsedCatalog(items=review.catalog_items) if review.catalog_items is not None else None
         item_ids = [uuid.UUID(i) for i in review.item_ids] if review.item_ids else None
-        _store(source, drafts, review.vectors, model=review.embedding_model, catalog=catalog, item_ids=item_ids,
-               checked=False)
+        with transaction.atomic():  # unchecked: database work only, no model server called
+            _store(source, drafts, review.vectors, model=review.embedding_model, catalog=catalog,
+                   item_ids=item_ids, checked=False)
+            audit_record(business_id=source.business_id, actor=actor, action="source.published",
+                         target_type="source", target_id=source.pk,
+                         details={"kind": source.kind, "title": source.title[:200],
+                                  "failing_tests": len(review.failures or [])})
     source.refresh_from_db()
     return source
 
 
-def source_discard(*, source: KnowledgeSource) -> KnowledgeSource:
+def source_discard(*, source: KnowledgeSource, actor: Actor | None = None) -> KnowledgeSource:
     """The owner's "discard": the held version is dropped and the content that serves is put back
     (a new source that never served ends ``failed``, saying so)."""
     with _source_lock(source.pk) as acquired, transaction.atomic():
@@ -463,5 +469,7 @@ def source_discard(*, source: KnowledgeSource) -> KnowledgeSource:
                 "You discarded this source's first version, so nothing from it is used. Edit it and resync, "
                 "or delete it."))
         KnowledgeSource.objects.for_business(source.business_id).filter(pk=source.pk).update(**changes)
+        audit_record(business_id=source.business_id, actor=actor, action="source.discarded", target_type="source",
+                     target_id=source.pk, details={"kind": locked.kind, "title": locked.title[:200]})
     source.refresh_from_db()
     return source

@@ -2,10 +2,12 @@
 
 Erasure is a hard delete of everything that holds what the customer said or who they are: the
 conversation and its messages (with their citations and ratings), the questions the unanswered
-list kept from them (and the topic counts they added to), handoff emails, the WhatsApp messages
-as received and sent, the raw WhatsApp deliveries they came in, the outgoing webhook deliveries
-that carried them, and the rate-limit counters keyed by them. What stays is anonymous: the
-billing counters (UsagePeriod), which never held any of it.
+list kept from them (and the topic counts they added to), the knowledge tests whose question is
+one they asked (an answered topic's example, a question a staff reply answered; a test the owner
+or staff wrote in their own words stays), handoff emails, the WhatsApp messages as received and
+sent, the raw WhatsApp deliveries they came in, the outgoing webhook deliveries that carried them,
+and the rate-limit counters keyed by them. What stays is anonymous: the billing counters
+(UsagePeriod), which never held any of it.
 
 The API (``DELETE /api/v1/conversations/{id}``, ``/customers/{external_id}``), the widget's
 "delete my data" and the same words on WhatsApp all come here.
@@ -24,7 +26,10 @@ from django.db.models.functions import Greatest
 from assistants.chat.fairness import customer_identity
 from assistants.models import (
     Conversation,
+    KnowledgeTest,
+    KnowledgeTestRun,
     Message,
+    SourceReview,
     UnansweredQuestion,
     UnansweredTopic,
     WhatsAppConnection,
@@ -43,12 +48,13 @@ logger = logging.getLogger(__name__)
 # long (bench/erase.py measures the longest).
 ERASE_BATCH = 50
 # What the answer counts, in this order.
-COUNT_KEYS = ("conversations", "messages", "unanswered_questions", "handoff_emails", "whatsapp_messages",
-              "raw_payloads", "webhook_deliveries", "rate_limit_entries")
+COUNT_KEYS = ("conversations", "messages", "unanswered_questions", "knowledge_tests", "handoff_emails",
+              "whatsapp_messages", "raw_payloads", "webhook_deliveries", "rate_limit_entries")
 _MODEL_KEYS = {
     "assistants.Conversation": "conversations",
     "assistants.Message": "messages",
     "assistants.UnansweredQuestion": "unanswered_questions",
+    "assistants.KnowledgeTest": "knowledge_tests",
     "assistants.HandoffEmail": "handoff_emails",
     "assistants.WhatsAppInbound": "whatsapp_messages",
     "assistants.WhatsAppOutbound": "whatsapp_messages",
@@ -82,6 +88,31 @@ def _topics_uncount(business_id, questions) -> list:
         UnansweredTopic.objects.for_business(business_id).filter(pk=row["topic_id"]).update(
             count=Greatest(F("count") - row["n"], 0))
     return [row["topic_id"] for row in per_topic]
+
+
+def _tests_forget(business_id, conversation_ids: list, counts: Counter) -> None:
+    """Delete the knowledge tests whose question a customer asked in these conversations, and
+    blank that question where a past run, a held version or an outgoing webhook delivery (the
+    ``source.needs_review`` event) repeats it."""
+    tests = KnowledgeTest.objects.for_business(business_id).filter(source_message__conversation_id__in=conversation_ids)
+    test_ids = [str(pk) for pk in tests.values_list("pk", flat=True)]
+    if not test_ids:
+        return
+    _, per_model = tests.delete()
+    _add(counts, per_model)
+    for model, field in ((KnowledgeTestRun, "results"), (SourceReview, "failures")):
+        listing = Q()
+        for test_id in test_ids:
+            listing |= Q(**{f"{field}__contains": [{"test_id": test_id}]})
+        for row in model.objects.for_business(business_id).filter(listing).only("pk", field):
+            entries = [{**entry, "question": ""} if entry.get("test_id") in test_ids else entry
+                       for entry in getattr(row, field)]
+            model.objects.for_business(business_id).filter(pk=row.pk).update(**{field: entries})
+    carried = Q()
+    for test_id in test_ids:
+        carried |= Q(payload__data__failing_tests__contains=[{"test_id": test_id}])
+    _, per_model = WebhookDelivery.objects.for_business(business_id).filter(carried).delete()
+    _add(counts, per_model)
 
 
 def erase_batch(*, business_id, conversation_ids: list, extra_inbound: Q | None = None) -> Counter:
@@ -121,6 +152,7 @@ def erase_batch(*, business_id, conversation_ids: list, extra_inbound: Q | None 
             _, per_model = (WebhookDelivery.objects.for_business(business_id)
                             .filter(payload__data__conversation_id__in=str_ids).delete())
             _add(counts, per_model)
+        _tests_forget(business_id, ids, counts)
         # The conversation takes its messages, unanswered questions and handoff emails with it.
         _, per_model = Conversation.objects.for_business(business_id).filter(pk__in=ids).delete()
         _add(counts, per_model)

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -27,6 +28,7 @@ from assistants.chat.services import Composed, answer_compose, answer_generate
 from assistants.ingestion.errors import IngestionError
 from assistants.models import Assistant, KnowledgeSource, KnowledgeTest, KnowledgeTestRun, Message, UnansweredTopic
 from assistants.selectors import query_embed
+from businesses.audit import Actor, audit_record
 from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
 from inference.errors import InferenceError
@@ -95,8 +97,10 @@ def _facts(values, field: str) -> list[str]:
 def knowledge_test_create(*, assistant: Assistant, question: str, must_contain: list[str] | None = None,
                           must_not_contain: list[str] | None = None, must_hand_off: bool = False,
                           origin: str = KnowledgeTest.Origin.OWNER,
-                          topic: UnansweredTopic | None = None) -> KnowledgeTest:
-    """A new test (409 ``too_many_tests`` past the plan-independent cap, KNOWLEDGE_TESTS_MAX)."""
+                          topic: UnansweredTopic | None = None, source_message_id=None,
+                          actor: Actor | None = None) -> KnowledgeTest:
+    """A new test (409 ``too_many_tests`` past the plan-independent cap, KNOWLEDGE_TESTS_MAX).
+    ``source_message_id``: the customer message whose words the question is (erased with it)."""
     question = " ".join((question or "").split())
     if not question:
         raise ApplicationError("validation_error", "Write the question.",
@@ -118,13 +122,26 @@ def knowledge_test_create(*, assistant: Assistant, question: str, must_contain: 
         if count >= settings.KNOWLEDGE_TESTS_MAX:
             raise ApplicationError("too_many_tests", f"An assistant has at most {settings.KNOWLEDGE_TESTS_MAX} "
                                    "knowledge tests; delete some first.", status=409)
-        return KnowledgeTest.objects.unscoped().create(
+        test = KnowledgeTest.objects.unscoped().create(
             business_id=assistant.business_id, assistant=assistant, question=question[:1000], must_contain=contain,
-            must_not_contain=avoid, must_hand_off=bool(must_hand_off), origin=origin, topic=topic)
+            must_not_contain=avoid, must_hand_off=bool(must_hand_off), origin=origin, topic=topic,
+            source_message_id=source_message_id)
+        # No question or facts in the log: a test's question may be a customer's words.
+        audit_record(business_id=assistant.business_id, actor=actor, action="knowledge_test.created",
+                     target_type="knowledge_test", target_id=test.pk, details=_test_details(test))
+    return test
 
 
-def knowledge_test_delete(*, test: KnowledgeTest) -> None:
-    test.delete()
+def _test_details(test: KnowledgeTest) -> dict:
+    return {"assistant_id": str(test.assistant_id), "origin": test.origin, "must_contain": len(test.must_contain),
+            "must_not_contain": len(test.must_not_contain), "must_hand_off": test.must_hand_off}
+
+
+def knowledge_test_delete(*, test: KnowledgeTest, actor: Actor | None = None) -> None:
+    with transaction.atomic():
+        audit_record(business_id=test.business_id, actor=actor, action="knowledge_test.deleted",
+                     target_type="knowledge_test", target_id=test.pk, details=_test_details(test))
+        test.delete()
 
 
 # Facts an owner's or a staff member's answer states that an automatic test can check: amounts,
@@ -145,34 +162,40 @@ def _tested_questions(assistant: Assistant) -> set[str]:
             .filter(assistant=assistant).values_list("question", flat=True)}
 
 
-def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions: list[str]) -> list[KnowledgeTest]:
+def knowledge_tests_from_topic(*, topic: UnansweredTopic, answer: str, questions: list[tuple[str, Any]],
+                               actor: Actor | None = None) -> list[KnowledgeTest]:
     """The answered topic's example questions as tests: each must be answered, with the numbers
-    the owner's answer states. Questions already tested are skipped."""
+    the owner's answer states. ``questions``: (text, the customer message it was asked in).
+    Questions already tested are skipped."""
     assistant = Assistant.objects.for_business(topic.business_id).get(pk=topic.assistant_id)
     tested = _tested_questions(assistant)
     created = []
-    for question in questions:
+    for question, message_id in questions:
         if _norm(question) in tested:
             continue
         tested.add(_norm(question))
         try:
             created.append(knowledge_test_create(assistant=assistant, question=question,
                                                  must_contain=answer_facts(answer),
-                                                 origin=KnowledgeTest.Origin.TOPIC, topic=topic))
+                                                 origin=KnowledgeTest.Origin.TOPIC, topic=topic,
+                                                 source_message_id=message_id, actor=actor))
         except ApplicationError as exc:  # the cap, or a question too odd to test: the answer still lands
             logger.info("topic %s: no test for a question: %s", topic.pk, exc.code)
             break
     return created
 
 
-def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str) -> KnowledgeTest | None:
+def knowledge_test_from_reply(*, assistant: Assistant, question: str, answer: str, source_message_id=None,
+                              actor: Actor | None = None) -> KnowledgeTest | None:
     """A staff member's reply taught to the assistant (an FAQ) becomes a test of its question,
-    with the reply's numbers; None when that question is tested already or the cap is reached."""
+    with the reply's numbers; None when that question is tested already or the cap is reached.
+    ``source_message_id``: the customer's message, when the question is theirs (not staff's)."""
     if _norm(question) in _tested_questions(assistant):
         return None
     try:
         return knowledge_test_create(assistant=assistant, question=question[:1000], must_contain=answer_facts(answer),
-                                     origin=KnowledgeTest.Origin.CORRECTION)
+                                     origin=KnowledgeTest.Origin.CORRECTION, source_message_id=source_message_id,
+                                     actor=actor)
     except ApplicationError as exc:
         logger.info("no test for a staff reply: %s", exc.code)
         return None
@@ -233,13 +256,17 @@ def knowledge_tests_answer(*, assistant: Assistant, tests: list[KnowledgeTest]) 
     return _answer_all(tests, _compose_all(assistant, tests, vectors))
 
 
-def knowledge_run_start(*, assistant: Assistant) -> KnowledgeTestRun:
+def knowledge_run_start(*, assistant: Assistant, actor: Actor | None = None) -> KnowledgeTestRun:
     """Queue a run of all the assistant's tests (409 when it has none)."""
     from assistants.regression.tasks import knowledge_run_task
 
     if not KnowledgeTest.objects.for_business(assistant.business_id).filter(assistant=assistant).exists():
         raise ApplicationError("no_tests", "This assistant has no knowledge tests yet; add one first.", status=409)
-    run = KnowledgeTestRun.objects.unscoped().create(business_id=assistant.business_id, assistant=assistant)
+    with transaction.atomic():
+        run = KnowledgeTestRun.objects.unscoped().create(business_id=assistant.business_id, assistant=assistant)
+        audit_record(business_id=assistant.business_id, actor=actor, action="knowledge_test_run.started",
+                     target_type="knowledge_test_run", target_id=run.pk,
+                     details={"assistant_id": str(assistant.pk)})
     enqueue_on_commit(knowledge_run_task, str(run.business_id), str(run.pk))
     return run
 

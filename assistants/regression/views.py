@@ -14,6 +14,7 @@ from assistants.regression.serializers import (
 )
 from assistants.serializers import SourceSerializer
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 
 
 class KnowledgeTestListView(TenantAPIView):
@@ -28,7 +29,8 @@ class KnowledgeTestListView(TenantAPIView):
         assistant = self.get_scoped(Assistant, pk, what="assistant")
         serializer = KnowledgeTestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        test = services.knowledge_test_create(assistant=assistant, **serializer.validated_data)
+        test = services.knowledge_test_create(assistant=assistant, actor=Actor.from_request(request),
+                                              **serializer.validated_data)
         return Response(KnowledgeTestSerializer(test).data, status=status.HTTP_201_CREATED)
 
 
@@ -39,7 +41,8 @@ class KnowledgeTestDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None}, summary="Delete a knowledge test")
     def delete(self, request, pk):
-        services.knowledge_test_delete(test=self.get_scoped(KnowledgeTest, pk, what="test"))
+        services.knowledge_test_delete(test=self.get_scoped(KnowledgeTest, pk, what="test"),
+                                       actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -48,7 +51,7 @@ class KnowledgeTestRunView(TenantAPIView):
                    summary="Run all of an assistant's knowledge tests (in the background); poll the run")
     def post(self, request, pk):
         assistant = self.get_scoped(Assistant, pk, what="assistant")
-        run = services.knowledge_run_start(assistant=assistant)
+        run = services.knowledge_run_start(assistant=assistant, actor=Actor.from_request(request))
         return Response(KnowledgeTestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -62,7 +65,8 @@ class SourcePublishView(TenantAPIView):
     @extend_schema(request=None, responses=SourceSerializer,
                    summary="Publish a source version held for review, although knowledge tests fail with it")
     def post(self, request, pk):
-        source = source_publish(source=self.get_scoped(KnowledgeSource, pk, what="source"))
+        source = source_publish(source=self.get_scoped(KnowledgeSource, pk, what="source"),
+                                actor=Actor.from_request(request))
         return Response(SourceSerializer(source).data)
 
 
@@ -70,5 +74,6 @@ class SourceDiscardView(TenantAPIView):
     @extend_schema(request=None, responses=SourceSerializer,
                    summary="Discard a source version held for review: the version serving now stays")
     def post(self, request, pk):
-        source = source_discard(source=self.get_scoped(KnowledgeSource, pk, what="source"))
+        source = source_discard(source=self.get_scoped(KnowledgeSource, pk, what="source"),
+                                actor=Actor.from_request(request))
         return Response(SourceSerializer(source).data)

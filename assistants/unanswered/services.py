@@ -27,7 +27,7 @@ from assistants.models import (
     UnansweredTopic,
 )
 from assistants.regression.services import knowledge_tests_from_topic
-from assistants.unanswered.selectors import topic_examples_attach, topic_question
+from assistants.unanswered.selectors import topic_examples_attach, topic_question_message
 from businesses.audit import Actor
 from config.errors import ApplicationError
 from config.tasks import enqueue_on_commit
@@ -255,10 +255,10 @@ def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None, actor: Ac
         locked = UnansweredTopic.objects.for_business(topic.business_id).select_for_update().get(pk=topic.pk)
         if locked.status != UnansweredTopic.Status.OPEN:
             raise ApplicationError("topic_answered", "This topic has been answered already.", status=409)
-        question = topic_question(topic=locked)
-        if question is None:  # every question of it was erased with its conversation
+        found = topic_question_message(topic=locked)
+        if found is None:  # every question of it was erased with its conversation
             raise ApplicationError("topic_empty", "This topic has no questions left to answer.", status=409)
-        question = question[:MAX_QUESTION_CHARS]
+        question, question_message = found[0][:MAX_QUESTION_CHARS], found[1]
         assistant = Assistant.objects.for_business(locked.business_id).select_related("business").get(
             pk=locked.assistant_id)
         source = source_create(assistant=assistant, kind=KnowledgeSource.Kind.FAQ,
@@ -270,7 +270,9 @@ def topic_answer(*, topic: UnansweredTopic, answer: str, by_user=None, actor: Ac
         # Its example questions become knowledge tests, so a later upload cannot quietly break
         # the answer (assistants/regression/).
         [with_examples] = topic_examples_attach([locked])
-        knowledge_tests_from_topic(topic=locked, answer=text, questions=with_examples.examples or [question])
+        examples = list(zip(with_examples.examples, with_examples.example_messages, strict=True))
+        knowledge_tests_from_topic(topic=locked, answer=text, questions=examples or [(question, question_message)],
+                                   actor=actor)
     for name in ("status", "answered_at", "answered_by_id", "faq_source_id", "updated_at"):
         setattr(topic, name, getattr(locked, name))
     return source

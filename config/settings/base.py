@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "config.middleware.CsrfViewMiddleware",
     "config.middleware.AuthenticationMiddleware",
     "config.middleware.MessageMiddleware",
+    # A dashboard body over the limit (config/bodylimit.py): the 413 page, as the owner's.
+    "config.errors.PayloadTooLargePageMiddleware",
     "config.middleware.XFrameOptionsMiddleware",
 ]
 

@@ -15,6 +15,7 @@ from assistants.channels.whatsapp.services import faq_from_message
 from assistants.chat import services as chat
 from assistants.models import Conversation, Message
 from assistants.selectors import conversation_inbox, conversation_list
+from businesses.audit import Actor
 from businesses.roles import Capability
 from dashboard.access import member_page
 from dashboard.text import is_htmx
@@ -100,6 +101,6 @@ def reply_to_faq(request, pk, message_pk):
     item = _conversation(request, pk)
     message = get_object_or_404(Message.objects.for_business(request.business).filter(conversation=item),
                                 pk=message_pk)
-    source = faq_from_message(message=message)
+    source = faq_from_message(message=message, actor=Actor.from_request(request))
     messages.success(request, _("Added to the knowledge as “%(title)s”.") % {"title": source.title})
     return redirect("dashboard:conversation", pk=item.pk)

@@ -119,10 +119,10 @@ def source_review(request, pk, decision):
     source = _source(request, pk)
     try:
         if decision == "publish":
-            source_publish(source=source)
+            source_publish(source=source, actor=Actor.from_request(request))
             messages.success(request, _("The new version of “%(title)s” is published.") % {"title": source.title})
         else:
-            source_discard(source=source)
+            source_discard(source=source, actor=Actor.from_request(request))
             messages.success(request, _("The new version of “%(title)s” was discarded; the assistant keeps "
                                         "answering as before.") % {"title": source.title})
     except ApplicationError as exc:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from assistants.models import KnowledgeTest, KnowledgeTestRun
 from assistants.regression.selectors import knowledge_run_latest, knowledge_test_list
 from assistants.regression.services import knowledge_run_start, knowledge_test_create, knowledge_test_delete
+from businesses.audit import Actor
 from businesses.roles import Capability
 from config.errors import ApplicationError
 from dashboard.access import member_page
@@ -36,7 +37,8 @@ def tests(request):
             knowledge_test_create(assistant=request.assistant, question=request.POST.get("question", ""),
                                   must_contain=_facts(request.POST.get("must_contain", "")),
                                   must_not_contain=_facts(request.POST.get("must_not_contain", "")),
-                                  must_hand_off=request.POST.get("must_hand_off") == "on")
+                                  must_hand_off=request.POST.get("must_hand_off") == "on",
+                                  actor=Actor.from_request(request))
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -55,7 +57,7 @@ def tests_fragment(request):
 @member_page(Capability.KNOWLEDGE)
 def tests_run(request):
     try:
-        knowledge_run_start(assistant=request.assistant)
+        knowledge_run_start(assistant=request.assistant, actor=Actor.from_request(request))
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -68,6 +70,6 @@ def tests_run(request):
 def test_delete(request, pk):
     test = get_object_or_404(KnowledgeTest.objects.for_business(request.business).filter(
         assistant=request.assistant), pk=pk)
-    knowledge_test_delete(test=test)
+    knowledge_test_delete(test=test, actor=Actor.from_request(request))
     messages.success(request, _("Test deleted."))
     return redirect("dashboard:tests")

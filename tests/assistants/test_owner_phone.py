@@ -97,6 +97,10 @@ def owner_says(graph, queued, connection: dict, text: str, *, sender: str = OWNE
                                                   ranges=(("11:30", "14:30"), ("18:00", "00:00")))),
     ("hours sun closed", Command("hours", day="sun")),
     ("营业时间 周六 12-22", Command("hours", day="sat", ranges=(("12:00", "22:00"),), zh=True)),
+    ("digest", Command("digest")),
+    ("Weekly digest?", Command("digest")),
+    ("周报", Command("digest", zh=True)),
+    ("send me the digest of last month", None),
     ("Can you check the booking for tonight?", None),
     ("the mapo tofu is back on the menu, right?", None),
 ])
@@ -174,7 +178,7 @@ def test_a_message_from_the_owner_that_is_no_command_gets_the_help_and_reaches_n
     tenant = menu_restaurant()
     connection = connect(tenant, owner=OWNER)
     reply = owner_says(graph, queued, connection, "how is business today?")
-    assert "sold out mapo tofu" in reply and "hours sat 12-22" in reply
+    assert "sold out mapo tofu" in reply and "hours sat 12-22" in reply and "digest" in reply
     assert not Conversation.objects.for_business(tenant.business).filter(external_id=OWNER).exists()
     assert WhatsAppOutbound.objects.for_business(tenant.business).get(to=OWNER).purpose == "owner_help"
 
@@ -186,7 +190,7 @@ def test_a_command_from_a_number_that_is_not_the_owners_is_refused_and_changes_n
     connect(rival, owner=OTHER_OWNER)  # another business's owner is a customer here
     hours_before = assistant_of(tenant)
     for sender in (CUSTOMER, OTHER_OWNER):
-        for text in ("sold out mapo tofu", "closed today", "hours sat 12-22"):
+        for text in ("sold out mapo tofu", "closed today", "hours sat 12-22", "digest"):
             post_signed(delivery(connection["phone_number_id"], messages=[text_message(sender, text)]))
             run_queued(queued)
     assert all(item["available"] for item in items_by_name(tenant).values())
@@ -195,6 +199,8 @@ def test_a_command_from_a_number_that_is_not_the_owners_is_refused_and_changes_n
                                                                    hours_before["hours_exceptions"])
     sent = [r["json"].get("text", {}).get("body", "") for r in graph.requests]
     assert not any("marked sold out" in body or "Closed today" in body or "hours are now" in body for body in sent)
+    assert not any("your week" in body for body in sent)
+    assert not OwnerDigest.objects.for_business(tenant.business).exists()
     # They were customers: their messages are in customer conversations, answered by the assistant.
     customers = Conversation.objects.for_business(tenant.business).filter(external_id__in=[CUSTOMER, OTHER_OWNER])
     assert customers.count() == 2
@@ -366,3 +372,70 @@ def test_the_digest_is_emailed_to_the_owners(graph, digest_now, smtp_server):  #
 
 def test_a_digest_for_a_business_that_does_not_exist_is_nothing(digest_now):
     assert owner.owner_digest_send(business_id=uuid.uuid4()) is None
+
+
+def owner_asks(graph, queued, connection: dict, text: str) -> list[str]:  # noqa: F811
+    """The owner sends ``text``; every message sent back to them (a digest is several)."""
+    before = len(graph.to(OWNER))
+    response = post_signed(delivery(connection["phone_number_id"], messages=[text_message(OWNER, text)]))
+    assert response.status_code == 200, response.content
+    run_queued(queued)
+    return [r["json"]["text"]["body"] for r in graph.to(OWNER)[before:]]
+
+
+def test_the_owner_texts_digest_and_gets_the_digest_of_the_last_7_days_now(graph, queued, smtp_server,  # noqa: F811
+                                                                           settings):
+    # Tomorrow is the weekly send day: the weekly job has nothing due, the command sends anyway.
+    settings.OWNER_DIGEST_WEEKDAY = (timezone.now().astimezone(dt.UTC).weekday() + 1) % 7
+    tenant = menu_restaurant()
+    connection = connect(tenant, owner=OWNER)
+    for _ in range(2):
+        unanswered_question(tenant, "Do you have gluten-free noodles?", days_ago=1)
+    unanswered_question(tenant, "Do you sell gift cards?", days_ago=9)  # before the 7 days: not listed
+    answered_and_rated(tenant, "up", days_ago=0)
+
+    sent = owner_asks(graph, queued, connection, "digest")
+    assert len(sent) == 2  # the numbers, then the one topic, as the weekly job sends them
+    today = timezone.now().astimezone(dt.UTC).date()
+    assert f"your week, {(today - dt.timedelta(days=7)).isoformat()} to {today.isoformat()}" in sent[0]
+    assert "Conversations: 3 (handed to a person: 2)" in sent[0] and "1 👍, 0 👎" in sent[0]
+    assert "“Do you have gluten-free noodles?” (asked 2 times this week)" in sent[1]
+    assert not any("gift cards" in body for body in sent)
+    digest = OwnerDigest.objects.for_business(tenant.business).get()
+    assert digest.requested and digest.whatsapp == "session" and digest.emailed_to == []
+    assert smtp_server.messages == []  # asked on WhatsApp, answered on WhatsApp only
+    assert tenant.business.pk not in owner.owner_digests_due()  # the weekly one is still to come
+
+    # Its topic is answered by replying to it, as a weekly digest's.
+    shown = WhatsAppOutbound.objects.for_business(tenant.business).get(purpose="digest_topic")
+    reply = owner_says(graph, queued, connection, "Yes, rice noodles.", context_id=shown.wa_message_id)
+    assert "now get your answer" in reply
+
+    # In Chinese, asked again: a second digest, now with no open topic.
+    [again] = owner_asks(graph, queued, connection, "周报")
+    assert "本周摘要" in again
+    assert OwnerDigest.objects.for_business(tenant.business).filter(requested=True).count() == 2
+
+
+def test_a_requested_digest_does_not_take_the_place_of_the_weekly_one(graph, queued, digest_now,  # noqa: F811
+                                                                       smtp_server):
+    tenant = menu_restaurant()
+    connection = connect(tenant, owner=OWNER)
+    unanswered_question(tenant, "Do you have gluten-free noodles?")
+    assert len(owner_asks(graph, queued, connection, "digest")) == 2
+    assert tenant.business.pk in owner.owner_digests_due()
+    weekly = owner.owner_digest_send(business_id=tenant.business.pk)
+    assert weekly is not None and not weekly.requested and weekly.emailed_to == [tenant.user.email]
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_redelivered_digest_command_sends_the_digest_once(graph, queued):  # noqa: F811
+    tenant = menu_restaurant()
+    connection = connect(tenant, owner=OWNER)
+    unanswered_question(tenant, "Do you have gluten-free noodles?")
+    message = text_message(OWNER, "digest")
+    for _ in range(2):  # Meta delivers at least once
+        assert post_signed(delivery(connection["phone_number_id"], messages=[message])).status_code == 200
+        run_queued(queued)
+    assert len(graph.to(OWNER)) == 2
+    assert OwnerDigest.objects.for_business(tenant.business).count() == 1

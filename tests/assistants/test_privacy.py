@@ -207,3 +207,134 @@ def test_retention_setting_is_bounded_by_the_plan(queued):
     assert api.patch("/api/v1/privacy", {"retention_days": "soon"}, format="json").status_code == 400
     rival = make_tenant("Rival Noodles")
     assert rival.client().get("/api/v1/privacy").json()["retention_days"] is None
+
+
+# --------------------------------------------------------------------------- knowledge tests built from a customer
+
+
+WIFI = "Is there wifi for guests at the restaurant?"  # nothing answers it: it becomes a topic
+HIGH_CHAIR = "Do you have a high chair for my baby daughter?"
+
+
+def staff_reply(tenant, conversation_id: str, content: str) -> dict:
+    api = tenant.client()
+    assert api.post(f"/api/v1/conversations/{conversation_id}/handoff").status_code == 200
+    response = api.post(f"/api/v1/conversations/{conversation_id}/messages", {"content": content, "role": "staff"},
+                        format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["message"]
+
+
+def knowledge_tests_of(tenant) -> dict[str, str]:
+    """The assistant's knowledge tests: question → origin."""
+    response = tenant.client().get(f"/api/v1/assistants/{tenant.assistant.pk}/tests")
+    assert response.status_code == 200, response.content
+    return {t["question"]: t["origin"] for t in response.json()["results"]}
+
+
+def test_erasing_a_customer_erases_the_knowledge_tests_built_from_their_questions(queued, monkeypatch):
+    from assistants.models import KnowledgeTestRun
+    from assistants.regression import services as regression
+
+    tenant = restaurant()
+    api = tenant.client()
+    mine, theirs = start(tenant), start(tenant, external_id="cust-7")
+    assert say(tenant, mine, WIFI)["answer"]["grounding"] == "none"
+    run(queued)
+    [topic] = api.get(f"/api/v1/assistants/{tenant.assistant.pk}/unanswered").json()["results"]
+    answered = api.post(f"/api/v1/assistants/{tenant.assistant.pk}/unanswered/{topic['id']}/answer",
+                        {"answer": "Yes, the password is on the menu: 2 hours free."}, format="json")
+    assert answered.status_code in (200, 201, 202), answered.content
+    # A staff reply taught as an FAQ: the test's question is the customer's (the message before it)…
+    say(tenant, mine, HIGH_CHAIR)
+    reply = staff_reply(tenant, mine, "Yes, we have 2 high chairs.")
+    assert api.post(f"/api/v1/messages/{reply['id']}/faq", {}, format="json").status_code == 202
+    # …unless staff wrote the question themselves; and the owner's own tests are theirs.
+    say(tenant, theirs, "Is there parking?")
+    other_reply = staff_reply(tenant, theirs, "Yes, 10 places behind the restaurant.")
+    assert api.post(f"/api/v1/messages/{other_reply['id']}/faq", {"question": "Where can guests park?"},
+                    format="json").status_code == 202
+    assert api.post(f"/api/v1/assistants/{tenant.assistant.pk}/tests",
+                    {"question": "Can I bring my dog?", "must_contain": ["terrace"]}, format="json").status_code == 201
+    assert knowledge_tests_of(tenant) == {WIFI: "topic", HIGH_CHAIR: "correction",
+                                          "Where can guests park?": "correction", "Can I bring my dog?": "owner"}
+    # A run lists every test's question.
+    monkeypatch.setattr(regression, "enqueue_on_commit", lambda task, *args: None)
+    started = regression.knowledge_run_start(assistant=tenant.assistant)
+    regression.knowledge_run(business_id=tenant.business.pk, run_id=started.pk)
+
+    response = api.delete(f"/api/v1/customers/{CUSTOMER}")
+    assert response.status_code == 200, response.content
+    assert response.json()["deleted"]["knowledge_tests"] == 2
+    assert knowledge_tests_of(tenant) == {"Where can guests park?": "correction", "Can I bring my dog?": "owner"}
+    for words in (WIFI, HIGH_CHAIR):
+        found = rows_containing(words)
+        assert "assistants.KnowledgeTest" not in found and "assistants.KnowledgeTestRun" not in found, found
+    results = KnowledgeTestRun.objects.for_business(tenant.business).get(pk=started.pk).results
+    assert sorted(r["question"] for r in results) == ["", "", "Can I bring my dog?", "Where can guests park?"]
+    event = AuditEvent.objects.for_business(tenant.business).get(action="customer.erased")
+    assert event.details["deleted"]["knowledge_tests"] == 2
+
+
+def test_erasing_a_conversation_blanks_its_question_in_a_version_held_for_review(queued):
+    from assistants.models import SourceReview
+    from tests.assistants.conftest import ingest
+
+    tenant = restaurant()
+    api = tenant.client()
+    conversation_id = start(tenant)
+    say(tenant, conversation_id, "How much is the lunch menu today?")
+    reply = staff_reply(tenant, conversation_id, "The lunch menu is €14.50.")
+    faq = api.post(f"/api/v1/messages/{reply['id']}/faq", {}, format="json").json()
+    assert ingest(tenant, faq["id"])["status"] == "ready"
+    resynced = api.post(f"/api/v1/sources/{faq['id']}/resync",
+                        {"pairs": [{"question": "Is there a lunch menu?", "answer": "Yes, at noon."}]}, format="json")
+    assert resynced.status_code == 202, resynced.content
+    held = ingest(tenant, faq["id"])
+    assert held["status"] == "needs_review", held
+    assert [f["question"] for f in held["review"]["failures"]] == ["How much is the lunch menu today?"]
+
+    deleted = api.delete(f"/api/v1/conversations/{conversation_id}").json()["deleted"]
+    assert deleted["knowledge_tests"] == 1
+    [failure] = SourceReview.objects.for_business(tenant.business).get(source_id=faq["id"]).failures
+    assert failure["question"] == "" and failure["answer_before"]  # the verdict stays, the words go
+    page = api.get(f"/api/v1/sources/{faq['id']}").json()
+    assert page["status"] == "needs_review"
+
+
+def test_another_business_erasing_its_customer_keeps_this_businesss_tests(queued):
+    tenant, rival = restaurant(), restaurant("Rival Noodles")
+    mine = start(tenant)
+    say(tenant, mine, HIGH_CHAIR)
+    reply = staff_reply(tenant, mine, "Yes, we have 2 high chairs.")
+    assert tenant.client().post(f"/api/v1/messages/{reply['id']}/faq", {}, format="json").status_code == 202
+    assert rival.client().delete(f"/api/v1/customers/{CUSTOMER}").status_code == 404
+    assert rival.client().delete(f"/api/v1/conversations/{mine}").status_code == 404
+    assert knowledge_tests_of(tenant) == {HIGH_CHAIR: "correction"}
+
+
+def test_tests_written_before_the_link_are_linked_to_their_customer_message_by_the_migration(queued):
+    import importlib
+
+    from django.apps import apps
+
+    from assistants.models import KnowledgeTest
+
+    tenant = restaurant()
+    api = tenant.client()
+    mine = start(tenant)
+    say(tenant, mine, WIFI)
+    run(queued)
+    [topic] = api.get(f"/api/v1/assistants/{tenant.assistant.pk}/unanswered").json()["results"]
+    api.post(f"/api/v1/assistants/{tenant.assistant.pk}/unanswered/{topic['id']}/answer", {"answer": "Yes."},
+             format="json")
+    say(tenant, mine, "Do you have   a high chair?")
+    reply = staff_reply(tenant, mine, "Yes, 2.")
+    api.post(f"/api/v1/messages/{reply['id']}/faq", {}, format="json")
+    tests = KnowledgeTest.objects.for_business(tenant.business)
+    linked = dict(tests.values_list("question", "source_message_id"))
+    assert len(linked) == 2 and all(linked.values()), linked
+    tests.update(source_message=None)  # as before migration 0019
+    importlib.import_module("assistants.migrations.0019_knowledge_test_source_message_gaps").link_customer_questions(
+        apps, None)
+    assert dict(tests.values_list("question", "source_message_id")) == linked

@@ -53,3 +53,17 @@ def test_thirty_megabytes_get_a_readable_413_on_every_kind_of_endpoint(productio
         assert status == 413, (path, answer)
         assert answer["error"]["code"] == "payload_too_large", path
         assert answer["error"]["details"]["limit_bytes"] > 0, path
+
+
+@pytest.mark.slow
+def test_thirty_megabytes_to_a_dashboard_page_get_the_413_page(production_server):
+    """The dashboard is a browser: the same refusal, as a page (tests/dashboard/test_too_large.py)."""
+    body = b"username=a%40example.com&password=" + b"x" * THIRTY_MB
+    request = urllib.request.Request(production_server + "/app/login/", data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert refused.value.headers["Content-Type"].startswith("text/html")
+    page = refused.value.read().decode()
+    assert "Too large to send" in page and "larger than the limit of 1.0\xa0MB" in page

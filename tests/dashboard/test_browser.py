@@ -408,6 +408,32 @@ def test_a_form_without_its_csrf_token_is_refused(live_api, pages):
     assert not KnowledgeSource.objects.for_business(tenant.business).exists()
 
 
+def test_an_upload_over_the_size_limit_shows_a_readable_page_and_the_way_back(live_api, pages, settings):
+    settings.MAX_UPLOAD_BODY_BYTES = 64 * 1024  # the server's multipart limit (config/bodylimit.py)
+    tenant = make_tenant("Golden Dragon")
+    pages.new_page("owner", viewport=PHONE)
+
+    def upload_a_big_file(page):
+        _sign_in(page, live_api.url, tenant.user.email)
+        page.goto(f"{live_api.url}/app/knowledge/")
+        page.get_by_label("Menu, price list or document").set_input_files(
+            {"name": "menu.txt", "mimeType": "text/plain", "buffer": b"Mapo tofu 12.50\n" * 8000})
+        with page.expect_navigation() as navigation:
+            page.get_by_role("button", name="Upload").click()
+        assert navigation.value.status == 413
+        expect(page.get_by_role("heading", level=1)).to_have_text("Too large to send")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "What you sent is larger than the limit of 64.0\xa0KB, so nothing was saved.")
+        page.screenshot(path=str(SCREENSHOTS / "too-large-390.png"), full_page=True)
+        page.get_by_role("link", name="Back to the form").click()
+        expect(page).to_have_url(f"{live_api.url}/app/knowledge/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("What the assistant knows")
+
+    pages.run(upload_a_big_file, "owner")
+    assert not KnowledgeSource.objects.for_business(tenant.business).exists()
+    assert pages.all_errors() == {}
+
+
 # --------------------------------------------------------------------------- languages
 
 

@@ -8,6 +8,7 @@ Nothing here touches the database: ``services.owner_command_run`` carries a comm
     closed today            今天休息 / 今天不营业
     open today              今天营业  (undoes "closed today")
     hours sat 12-22         营业时间 周六 12-22   (also "hours sat 11:30-14:30, 18-22", "hours sun closed")
+    digest                  周报 / 摘要   (the weekly digest again, for the last 7 days)
     help                    帮助
 """
 
@@ -33,6 +34,7 @@ _CLOSED_TODAY = re.compile(r"^(?:we(?:'re| are)\s+)?closed\s+today[.!]*$|"
                            r"^今天(?:休息|不营业|不營業|关门|關門)[。！!]*$", re.I)
 _OPEN_TODAY = re.compile(r"^(?:we(?:'re| are)\s+)?open\s+today[.!]*$|^今天(?:营业|營業|开门|開門)[。！!]*$", re.I)
 _HOURS = re.compile(r"^(?:hours|opening hours|营业时间|營業時間)\s*[:：]?\s*(\S+)\s+(.+)$", re.I | re.S)
+_DIGEST = re.compile(r"^(?:(?:weekly\s+)?digest|周报|週報|摘要|每周摘要|每週摘要)[.!?。！？]*$", re.I)
 _HELP = re.compile(r"^(?:help|commands|\?|帮助|幫助|命令)$", re.I)
 
 
@@ -42,7 +44,7 @@ class CommandError(ValueError):
 
 @dataclass(frozen=True)
 class Command:
-    kind: str  # sold_out, back, closed_today, open_today, hours, help
+    kind: str  # sold_out, back, closed_today, open_today, hours, digest, help
     name: str = ""  # the item, as typed (sold_out, back)
     day: str = ""  # mon … sun (hours)
     ranges: tuple = ()  # (("12:00", "22:00"), …); empty: closed that day (hours)
@@ -104,6 +106,8 @@ def command_parse(text: str) -> Command | None:
     zh = _has_cjk(text)
     if _HELP.match(text):
         return Command("help", zh=zh)
+    if _DIGEST.match(text):
+        return Command("digest", zh=zh)
     if _CLOSED_TODAY.match(text):
         return Command("closed_today", zh=zh)
     if _OPEN_TODAY.match(text):

@@ -3,7 +3,8 @@ and the weekly digest (WhatsApp and email). docs/whatsapp.md "The owner's phone"
 
 Every command is the service call the dashboard makes: ``catalog_item_update`` (sold out /
 back, as the menu page's toggle), ``assistant_update`` (hours and dated exceptions, as the
-assistant settings page), ``topic_answer`` (a reply to a digest topic, as the Unanswered page).
+assistant settings page), ``topic_answer`` (a reply to a digest topic, as the Unanswered page),
+``owner_digest_request`` (``digest``: the weekly job's digest, for the 7 days up to now).
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def _language(business: Business, zh: bool) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-def owner_message_answer(*, connection: WhatsAppConnection, inbound: WhatsAppInbound) -> tuple[str, str]:
+def owner_message_answer(*, connection: WhatsAppConnection,
+                         inbound: WhatsAppInbound) -> tuple[str, str] | None:
     """What to send back to a message from the owner number that is not a reply to a customer:
     ``(purpose, text)``. A reply to a digest topic answers the topic; a command is carried out;
-    anything else gets the help text (it never reaches the assistant as a customer question)."""
+    anything else gets the help text (it never reaches the assistant as a customer question).
+    None for ``digest``: the digest's messages are the answer, sent here already."""
     business = connection.assistant.business
     text = inbound.text.strip() if inbound.type in ("text", "button", "interactive") else ""
     if inbound.context_id and text:
@@ -79,6 +82,9 @@ def owner_message_answer(*, connection: WhatsAppConnection, inbound: WhatsAppInb
     if command is None or command.kind == "help":
         with translation.override(_language(business, _has_cjk(text))):
             return Purpose.OWNER_HELP, owner_help_text()
+    if command.kind == "digest":
+        owner_digest_request(connection=connection, inbound=inbound, language=_language(business, command.zh))
+        return None
     with translation.override(_language(business, command.zh)):
         return Purpose.COMMAND, owner_command_run(assistant=connection.assistant, command=command)
 
@@ -92,6 +98,7 @@ def owner_help_text() -> str:
              "• sold out mapo tofu / back mapo tofu\n"
              "• closed today / open today\n"
              "• hours sat 12-22 (or: hours sun closed)\n"
+             "• digest: your weekly digest again, for the last 7 days\n"
              "• a reply to a customer alert (or start with its code, like #K7Q2) to answer that customer\n"
              "• a reply to a question in your weekly digest to teach the assistant the answer")
 
@@ -240,7 +247,8 @@ def owner_digests_due(*, now: dt.datetime | None = None) -> list[uuid.UUID]:
         if week is not None:
             due[business.pk] = week[0]
     # Tenant rows of many businesses at once: the sweep is the one reader that crosses tenants.
-    done = set(OwnerDigest.objects.unscoped().filter(business_id__in=list(due), week__in=set(due.values()))
+    done = set(OwnerDigest.objects.unscoped().filter(business_id__in=list(due), week__in=set(due.values()),
+                                                     requested=False)
                .values_list("business_id", "week"))
     return [pk for pk, week in due.items() if (pk, week) not in done]
 
@@ -248,8 +256,6 @@ def owner_digests_due(*, now: dt.datetime | None = None) -> list[uuid.UUID]:
 def owner_digest_send(*, business_id: uuid.UUID | str, now: dt.datetime | None = None) -> OwnerDigest | None:
     """Write this week's digest of the business and send it, once: None when it is not due or
     was written already (a second run, a redelivered task)."""
-    from assistants.channels.email.services import digest_email_send
-
     now = now or timezone.now()
     business = Business.objects.filter(pk=business_id).first()
     if business is None:
@@ -258,29 +264,58 @@ def owner_digest_send(*, business_id: uuid.UUID | str, now: dt.datetime | None =
     if week is None:
         return None
     monday, start, end = week
+    return _digest_write_send(business, week=monday, start=start, end=end, now=now,
+                              connection=owner_connection(business_id=business.pk),
+                              language=business.locale or settings.LANGUAGE_CODE)
+
+
+def owner_digest_request(*, connection: WhatsAppConnection, inbound: WhatsAppInbound, language: str,
+                         now: dt.datetime | None = None) -> OwnerDigest | None:
+    """The owner texted ``digest``: the weekly digest written and sent as the weekly job does
+    (``_digest_write_send``), covering the 7 days up to ``now``, on this connection's WhatsApp
+    only (not emailed). Once per inbound message: None when it was written already."""
+    business = connection.assistant.business
+    now = now or timezone.now()
+    local = now.astimezone(zoneinfo.ZoneInfo(business.timezone or "UTC"))
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return _digest_write_send(business, week=monday, start=local - dt.timedelta(days=7), end=local, now=now,
+                              connection=connection, language=language, requested_by=inbound)
+
+
+def _digest_write_send(business: Business, *, week: dt.date, start: dt.datetime, end: dt.datetime,
+                       now: dt.datetime, connection: WhatsAppConnection | None, language: str,
+                       requested_by: WhatsAppInbound | None = None) -> OwnerDigest | None:
+    """Write the digest row of ``[start, end)`` (None if it exists: never sent twice), then send
+    it on WhatsApp and, for the weekly one, by email."""
+    from assistants.channels.email.services import digest_email_send
+
     numbers = week_numbers(business_id=business.pk, start=start, end=end)
     topics = digest_topics(business_id=business.pk, start=start, end=end)
     try:
         with transaction.atomic():
             digest = OwnerDigest.objects.unscoped().create(
-                business_id=business.pk, week=monday, period_start=start, period_end=end, numbers=numbers,
-                topic_ids=[str(t.pk) for t in topics])
+                business_id=business.pk, week=week, period_start=start, period_end=end, numbers=numbers,
+                topic_ids=[str(t.pk) for t in topics], requested=requested_by is not None,
+                requested_by=requested_by)
     except IntegrityError:
         return None
-    with translation.override(business.locale or settings.LANGUAGE_CODE):
+    with translation.override(language):
         summary = _digest_summary(business, digest, topics)
         topic_texts = [_digest_topic_text(index, topic) for index, topic in enumerate(topics, 1)]
         subject = _("[%(business)s] Your week on Frontdesk") % {"business": business.name}
         body = _digest_email_body(summary, topic_texts)
-    digest.whatsapp = _digest_whatsapp(business, digest, summary, list(zip(topics, topic_texts, strict=True)), now)
-    digest.emailed_to = digest_email_send(business=business, subject=subject, body=body)
+    digest.whatsapp = _digest_whatsapp(business, connection, digest, summary,
+                                       list(zip(topics, topic_texts, strict=True)), now)
+    if not digest.requested:
+        digest.emailed_to = digest_email_send(business=business, subject=subject, body=body)
     digest.save(update_fields=["whatsapp", "emailed_to", "updated_at"])
     return digest
 
 
 def _digest_summary(business: Business, digest: OwnerDigest, topics: list[UnansweredTopic]) -> str:
     n = digest.numbers
-    last_day = (digest.period_end - dt.timedelta(days=1)).astimezone(digest.period_start.tzinfo)
+    # The last day covered: the day before the weekly digest's midnight, today for a requested one.
+    last_day = (digest.period_end - dt.timedelta(microseconds=1)).astimezone(digest.period_start.tzinfo)
     lines = [
         _("%(business)s: your week, %(start)s to %(end)s") % {
             "business": business.name, "start": digest.period_start.date().isoformat(),
@@ -324,11 +359,10 @@ def owner_connection(*, business_id: uuid.UUID | str) -> WhatsAppConnection | No
             .select_related("assistant__business").order_by("created_at").first())
 
 
-def _digest_whatsapp(business: Business, digest: OwnerDigest, summary: str,
+def _digest_whatsapp(business: Business, connection: WhatsAppConnection | None, digest: OwnerDigest, summary: str,
                      topics: list[tuple[UnansweredTopic, str]], now: dt.datetime) -> str:
-    """Send the digest to the owner's WhatsApp; what happened (OwnerDigest.whatsapp)."""
-    connection = owner_connection(business_id=business.pk)
-    if connection is None:
+    """Send the digest to the owner's WhatsApp on ``connection``; what happened (OwnerDigest.whatsapp)."""
+    if connection is None or not connection.owner_whatsapp:
         return "skipped"
     window_open = WhatsAppInbound.objects.for_business(business.pk).filter(
         connection=connection, sender=connection.owner_whatsapp, created_at__gte=now - WINDOW).exists()

@@ -52,6 +52,7 @@ from assistants.models import (
     WhatsAppOutbound,
 )
 from assistants.regression.services import knowledge_test_from_reply
+from businesses.audit import Actor
 from businesses.models import Business
 from config.errors import ApplicationError
 
@@ -502,8 +503,10 @@ def _owner_reply(connection: WhatsAppConnection, inbound: WhatsAppInbound) -> No
         # anything else, answered with the help text (docs/whatsapp.md "The owner's phone").
         from assistants.channels.owner.services import owner_message_answer
 
-        purpose, answer = owner_message_answer(connection=connection, inbound=inbound)
-        _send(connection, inbound, None, purpose, to=inbound.sender, text=answer)
+        reply = owner_message_answer(connection=connection, inbound=inbound)
+        if reply is not None:  # None: the answer was sent already ("digest": the digest's messages)
+            purpose, answer = reply
+            _send(connection, inbound, None, purpose, to=inbound.sender, text=answer)
         return
     if inbound.type not in TEXT_TYPES or not text:
         _send(connection, inbound, None, WhatsAppOutbound.Purpose.OWNER_HELP, to=inbound.sender, text=OWNER_HELP_TEXT)
@@ -625,7 +628,8 @@ def staff_message_deliver(*, business_id, message_id) -> WhatsAppOutbound | None
 # --------------------------------------------------------------------------- FAQ from a reply
 
 
-def faq_from_message(*, message: Message, question: str | None = None, title: str | None = None) -> KnowledgeSource:
+def faq_from_message(*, message: Message, question: str | None = None, title: str | None = None,
+                     actor: Actor | None = None) -> KnowledgeSource:
     """Teach the assistant a person's reply: a new FAQ source with the customer's question
     (the last customer message before the reply, unless given) and the reply as the answer."""
     from assistants.services import source_create
@@ -634,6 +638,7 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
         raise ApplicationError("not_a_staff_reply", "Only a person's (staff) reply can become an FAQ answer.",
                                status=400)
     conversation = message.conversation
+    asked = None
     if not question:
         asked = (Message.objects.for_business(message.business_id)
                  .filter(conversation=conversation, role=Message.Role.CUSTOMER, created_at__lt=message.created_at)
@@ -645,7 +650,9 @@ def faq_from_message(*, message: Message, question: str | None = None, title: st
     with transaction.atomic():
         source = source_create(assistant=conversation.assistant, kind=KnowledgeSource.Kind.FAQ,
                                title=title or f"From a conversation: {question[:200]}",
-                               pairs=[{"question": question, "answer": message.content}])
+                               pairs=[{"question": question, "answer": message.content}], actor=actor)
         # The corrected question is tested from now on, so a later upload cannot undo the fix.
-        knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content)
+        # The customer's words when their question is the test's (erased with their message).
+        knowledge_test_from_reply(assistant=conversation.assistant, question=question, answer=message.content,
+                                  source_message_id=asked.pk if asked is not None else None, actor=actor)
     return source

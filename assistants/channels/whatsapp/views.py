@@ -16,6 +16,7 @@ from assistants.channels.whatsapp.serializers import (
 from assistants.models import Assistant, Message, WhatsAppConnection
 from assistants.serializers import SourceSerializer
 from businesses.api.views import TenantAPIView
+from businesses.audit import Actor
 from config.errors import ApplicationError, error_response
 
 
@@ -90,5 +91,6 @@ class MessageFaqView(TenantAPIView):
             self.business).select_related("conversation__assistant__business"))
         serializer = FaqFromMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        source = services.faq_from_message(message=message, **serializer.validated_data)
+        source = services.faq_from_message(message=message, actor=Actor.from_request(request),
+                                           **serializer.validated_data)
         return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
