@@ -335,6 +335,6 @@ def test_tests_written_before_the_link_are_linked_to_their_customer_message_by_t
     linked = dict(tests.values_list("question", "source_message_id"))
     assert len(linked) == 2 and all(linked.values()), linked
     tests.update(source_message=None)  # as before migration 0019
-    importlib.import_module("assistants.migrations.0019_knowledge_test_source_message_gaps").link_customer_questions(
+    importlib.import_module("assistants.migrations.0019_knowledge_test_source_message").link_customer_questions(
         apps, None)
     assert dict(tests.values_list("question", "source_message_id")) == linked
