@@ -589,15 +589,22 @@ async def _generated(backend, request: ChatRequest, parts: list[str],
     return replace(result, text=quote.text, cited=quote.cited), grounding
 
 
-async def answer_generate(request: ChatRequest) -> tuple[str, str]:
+async def answer_generate(request: ChatRequest, *, share: Share | None = None) -> tuple[str, str]:
     """The whole answer to a composed request and its grounding, through the same backend and
-    grounding gate as a customer's answer, without saving anything (the knowledge tests)."""
+    grounding gate as a customer's answer, without saving anything (the knowledge tests).
+    ``share``: the business's place at the model servers (fair sharing), as a customer's answer
+    takes it: a test run never holds more than the plan's answers in flight."""
     backend = providers.chat_backend()
     if isinstance(backend, ExtractiveChatBackend):
         result = await backend.complete(request)
         return result.text, Message.Grounding.NONE if result.abstained else Message.Grounding.PASSAGES
     parts: list[str] = []
-    result, grounding = await _generated(backend, request, parts, asyncio.Queue())
+    if share is not None and settings.INFERENCE_FAIR_SHARING:
+        async with providers.admission().admitted(share, timeout=settings.INFERENCE_QUEUE_TIMEOUT):
+            result, grounding = await _generated(backend, replace(request, priority=share.priority), parts,
+                                                 asyncio.Queue())
+    else:
+        result, grounding = await _generated(backend, request, parts, asyncio.Queue())
     if result is None:
         raise InferenceError("The model server ended the answer without a result.", code="inference_bad_response")
     return result.text, grounding

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from assistants.chat import fairness
 from assistants.chat.services import Composed, answer_compose, answer_generate
 from assistants.ingestion.errors import IngestionError
 from assistants.models import Assistant, KnowledgeSource, KnowledgeTest, KnowledgeTestRun, Message, UnansweredTopic
@@ -218,6 +219,10 @@ def _compose_all(assistant: Assistant, tests: list[KnowledgeTest],
 def _answer_all(tests: list[KnowledgeTest], composed: list[tuple[ChatRequest, Composed | None]]) -> list[Outcome]:
     """Each test's answer (the model asked a few at a time) and verdict. Raises InferenceError
     when the model server could not answer one: then nothing can be said about the knowledge."""
+    # The business's place at the model servers: its test runs queue with its customers' answers.
+    share = (fairness.share_for(business_id=tests[0].business_id)
+             if tests and settings.INFERENCE_FAIR_SHARING else None)
+
     async def run() -> list[tuple[str, str]]:
         limit = asyncio.Semaphore(max(1, settings.KNOWLEDGE_TESTS_CONCURRENCY))
 
@@ -225,7 +230,7 @@ def _answer_all(tests: list[KnowledgeTest], composed: list[tuple[ChatRequest, Co
             if done is not None:
                 return done.text, done.grounding
             async with limit:
-                return await answer_generate(request)
+                return await answer_generate(request, share=share)
 
         return await asyncio.gather(*(one(r, c) for r, c in composed))
 

@@ -277,3 +277,30 @@ def test_a_run_through_the_api_and_a_real_worker(celery_worker_process):
             break
         time.sleep(0.2)
     assert body["status"] == "done" and body["passed"] == 1, body
+
+
+@pytest.mark.parametrize("fair", [True, False])
+def test_a_test_run_holds_no_more_answers_in_flight_than_the_plan_allows(settings, fair):
+    """The tests' answers queue at the model servers with the business's share (fair sharing):
+    four at once by KNOWLEDGE_TESTS_CONCURRENCY, one by a plan's cap of one. Without fair sharing
+    (the control) the four overlap."""
+    import uuid
+
+    from billing.models import Plan, Subscription
+    from tests.inference.misbehaving_server import misbehaving_server
+
+    tenant, _source = lunch_restaurant()
+    plan = Plan.objects.create(code=f"test-{uuid.uuid4().hex[:8]}", name="One at a time", messages_per_month=1000,
+                               max_assistants=5, max_sources=50, max_knowledge_bytes=10**8, answers_in_flight=1)
+    Subscription.objects.for_business(tenant.business).update(plan=plan)
+    questions = [PRICE_QUESTION, "What does lunch cost?", "Price of the lunch menu?", "How much is lunch?"]
+    for question in questions:
+        assert test_create(tenant, {"question": question}).status_code == 201
+    settings.KNOWLEDGE_TESTS_CONCURRENCY = 4
+    settings.INFERENCE_FAIR_SHARING = fair
+    with misbehaving_server(reply="The lunch menu costs €14.50 [1].", tokens_per_second=20) as srv:
+        settings.INFERENCE_BASE_URL, settings.INFERENCE_MODEL = [srv.base_url], "stand-in"
+        outcomes = services.knowledge_tests_answer(
+            assistant=tenant.assistant, tests=list(KnowledgeTest.objects.for_business(tenant.business)))
+    assert len(outcomes) == 4 and srv.requests == 4
+    assert (srv.max_in_flight == 1) if fair else (srv.max_in_flight > 1)
