@@ -206,10 +206,11 @@ def message_send(*, conversation: Conversation, content: str, idempotency_key: s
     the answer is refused (WhatsApp: a person answers it instead). With it, the answer's pending
     row is written in the same statement as the customer message (``Sent.pending``).
 
-    One transaction, in this order: lock the conversation (with its assistant, its business and
-    whether any webhook listens), write the message(s), touch the conversation, and last reserve
-    the quota, so the business's usage row (shared by all its conversations) is locked only for
-    the commit."""
+    One transaction, in this order: lock the conversation's row (reading with it whether any
+    webhook endpoint listens and whether the assistant has catalog items; the caller's assistant
+    and business objects are kept), write the message(s), touch the conversation, and last
+    reserve the quota, so the business's usage row (shared by all its conversations) is locked
+    only until the commit."""
     with transaction.atomic():
         # The row's current state under the lock, and two facts for later read in the same query;
         # the assistant and business objects the caller loaded are kept (no reload of three models).
