@@ -130,14 +130,12 @@ def _plan_main(code: str, answers_in_flight: int, business_ids: list[str]) -> No
     import django
 
     django.setup()
-    from django.core.cache import cache
-
-    from assistants.chat.fairness import plan_share
+    from assistants.chat.fairness import plan_share, plan_share_forget
     from billing.models import Plan
 
     Plan.objects.filter(code=code).update(answers_in_flight=answers_in_flight)
     for business_id in business_ids:
-        cache.delete(f"fair:plan:{business_id}")
+        plan_share_forget(business_id=business_id)
         assert plan_share(business_id=business_id).answers_in_flight == answers_in_flight
     print(json.dumps({"answers_in_flight": answers_in_flight}))
 

@@ -11,19 +11,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
 from assistants.models import Conversation, Message
 from billing.selectors import QuotaContext, quota_context
 from businesses.api.ratelimit import hit
+from config import redis_client
 from config.errors import ApplicationError
 from inference.admission import Share
 
-__all__ = ["PlanShare", "Queued", "message_limits_check", "message_limits_hit", "plan_share", "share_for"]
+__all__ = ["PlanShare", "Queued", "message_limits_check", "message_limits_hit", "plan_share", "plan_share_forget",
+           "share_for"]
 
 # Plans change rarely (the admin, a Stripe event): a business's values are read again after this.
 PLAN_CACHE_SECONDS = 60
@@ -49,17 +53,49 @@ def _from_plan(plan) -> PlanShare:
     return PlanShare(plan.answers_in_flight, plan.share_weight, plan.inference_priority, plan.messages_per_minute)
 
 
+def _plan_key(business_id) -> str:
+    return f"fair:plan:{business_id}"
+
+
 def plan_share(*, business_id, quota: QuotaContext | None = None) -> PlanShare:
     """The sharing values of the plan in force: from ``quota`` when the flow has it (quotas
-    enforced), else a cached lookup."""
+    enforced), else a lookup cached for PLAN_CACHE_SECONDS, shared by all processes.
+
+    The cache is the process's Redis client (config/redis_client.py), not Django's cache: under
+    ASGI Django keeps a cache object per request context, so its Redis backend opened a new
+    connection (and resolved the host) for every message. Without Redis (the demo), Django's
+    in-process cache."""
     if quota is not None:
         return _from_plan(quota.plan)
-    key = f"fair:plan:{business_id}"
-    found = cache.get(key)
-    if found is None:
-        found = _from_plan(quota_context(business_id=business_id).plan)
-        cache.set(key, found, PLAN_CACHE_SECONDS)
+    key = _plan_key(business_id)
+    client = redis_client.client()
+    if client is None:
+        found = cache.get(key)
+        if found is None:
+            found = _from_plan(quota_context(business_id=business_id).plan)
+            cache.set(key, found, PLAN_CACHE_SECONDS)
+        return found
+    try:
+        raw = client.get(key)
+    except redis.RedisError:  # a cache: the plan itself is in the database
+        return _from_plan(quota_context(business_id=business_id).plan)
+    if raw is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            return PlanShare(*(int(part) for part in raw.split(b",")))
+    found = _from_plan(quota_context(business_id=business_id).plan)
+    with contextlib.suppress(redis.RedisError):
+        client.set(key, ",".join(str(value) for value in astuple(found)), ex=PLAN_CACHE_SECONDS)
     return found
+
+
+def plan_share_forget(*, business_id) -> None:
+    """Drop the cached values, so every process reads the plan again on its next message."""
+    key = _plan_key(business_id)
+    client = redis_client.client()
+    if client is None:
+        cache.delete(key)
+    else:
+        client.delete(key)
 
 
 def share_for(*, business_id, quota: QuotaContext | None = None) -> Share:

@@ -241,3 +241,59 @@ def test_a_limit_does_not_open_another_business_conversation(live_api):
     tenant, other = _tenant(messages_per_minute=0), _tenant("Rival Noodles", messages_per_minute=0)
     response = _send(live_api.url, other, _conversation(live_api.url, tenant))
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_the_plans_sharing_values_are_cached_for_every_process_until_forgotten():
+    """plan_share keeps a business's values in Redis (all web processes read the same entry) for
+    PLAN_CACHE_SECONDS; plan_share_forget makes the next message read the plan again."""
+    import redis
+    from django.conf import settings
+
+    from assistants.chat.fairness import plan_share, plan_share_forget
+
+    tenant = _tenant(answers_in_flight=3, messages_per_minute=50)
+    business_id = tenant.business.pk
+    assert plan_share(business_id=business_id).answers_in_flight == 3
+    assert redis.Redis.from_url(settings.REDIS_URL).get(f"fair:plan:{business_id}") is not None
+    Plan.objects.filter(pk=Subscription.objects.for_business(tenant.business).get().plan_id).update(
+        answers_in_flight=7)
+    assert plan_share(business_id=business_id).answers_in_flight == 3  # the cached values
+    plan_share_forget(business_id=business_id)
+    assert plan_share(business_id=business_id).answers_in_flight == 7
+
+
+def test_the_plans_values_come_from_the_database_when_redis_fails(monkeypatch):
+    import redis
+
+    from assistants.chat.fairness import plan_share
+    from config import redis_client
+
+    tenant = _tenant(answers_in_flight=5, messages_per_minute=50)
+
+    class Down:
+        def get(self, key):
+            raise redis.ConnectionError("Redis is down")
+
+        def set(self, *args, **kwargs):
+            raise redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(redis_client, "client", lambda: Down())
+    assert plan_share(business_id=tenant.business.pk).answers_in_flight == 5
+
+
+def test_messages_reuse_the_processs_redis_connections(live_api):
+    """Every message reads the plan's sharing values and counts its limits in Redis: on the
+    process's pooled connections, not a new connection per request (Django's cache under ASGI
+    keeps one cache object, and so one connection pool, per request context)."""
+    import redis
+    from django.conf import settings
+
+    tenant = _tenant(messages_per_minute=1000)
+    cids = [_conversation(live_api.url, tenant) for _ in range(9)]
+    assert _send(live_api.url, tenant, cids[0]).status_code == 201  # warm: the pools open here
+    stats = redis.Redis.from_url(settings.REDIS_URL)
+    before = int(stats.info("stats")["total_connections_received"])
+    for cid in cids[1:]:
+        assert _send(live_api.url, tenant, cid).status_code == 201
+    opened = int(stats.info("stats")["total_connections_received"]) - before
+    assert opened <= 2, f"{opened} new Redis connections for 8 messages"
