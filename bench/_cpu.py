@@ -55,6 +55,22 @@ def cpu_seconds(pid: int | None) -> float:
     return total / CLK_TCK
 
 
+def loop_thread_seconds(pid: int | None) -> float:
+    """CPU of the main threads of a process tree: in the uvicorn workers, the event loop (the
+    rest of ``cpu_seconds`` is their other threads: the database work handed to the executor)."""
+    if not pid:
+        return 0.0
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/task/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / CLK_TCK
+
+
 def postmaster_pid() -> int | None:
     try:
         return int((ROOT / ".data" / "pg" / "postmaster.pid").read_text().split()[0])

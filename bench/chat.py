@@ -69,7 +69,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._cpu import cpu_seconds, postmaster_pid  # noqa: E402
+from bench._cpu import cpu_seconds, loop_thread_seconds, postmaster_pid  # noqa: E402
 from bench._tenant import unlimited_plan  # noqa: E402
 
 LOG_DIR = ROOT / ".cache" / "bench"
@@ -386,9 +386,12 @@ def _measure(server: str, path: str, target: Target, concurrency: int, per_clien
     asyncio.run(_wave(target, concurrency, 1))  # warm-up: connections, lazy loading, caches
     spy = _flame_start(pids["web"], flame) if flame else None
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    loop_before = loop_thread_seconds(pids["web"])
     load_before = time.process_time()
     samples, seconds = asyncio.run(_wave(target, concurrency, per_client))
     cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    if pids["web"]:
+        cpu["web event loop"] = loop_thread_seconds(pids["web"]) - loop_before
     if spy is not None:
         _flame_stop(spy, flame)
     cpu["load generator"] = time.process_time() - load_before
@@ -513,12 +516,25 @@ def _bench_server(name: str, base_url: str, model: str, capacity: int, context_t
                        "stream_options": {"include_usage": True}}
         direct_request = _http_post(url.hostname, url.port, url.path.rstrip("/") + "/chat/completions",
                                     direct_body, {})
+        floor_request = None
+        if args.floor:
+            port = _free_port()
+            env = _django_env(base_url=base_url, model=model, capacity=capacity, context_tokens=context_tokens)
+            env["DJANGO_SETTINGS_MODULE"] = "bench.floor_settings"
+            webs["floor"] = (port, _serve_frontdesk(port, args.workers, env, LOG_DIR / f"chat-floor-{name}.log"))
+            floor_request = _http_post("127.0.0.1", port, "/bench/relay", {
+                "messages": setup["messages"], "max_tokens": setup["max_tokens"],
+                "temperature": setup["temperature"]}, {})
         results = []
         for n in levels:
             per_client = _plan(n, args.rounds, args.min_messages)
             pids = {"web": None, "model server": model_pid, "postgres": postmaster_pid()}
             direct = Target(url.hostname, url.port, False, [direct_request] * (n * (per_client + 1)))
             results.append(_measure(name, "direct", direct, n, per_client, pids))
+            if floor_request is not None:
+                port, floor = webs["floor"]
+                relay = Target("127.0.0.1", port, True, [floor_request] * (n * (per_client + 1)))
+                results.append(_measure(name, "floor", relay, n, per_client, {**pids, "web": floor.pid}))
             parts: dict[str, list[Result]] = {setting: [] for setting in quotas}
             for r in range(repeats):
                 for setting in (quotas if r % 2 == 0 else quotas[::-1]):  # on, off, off, on, ...
@@ -918,9 +934,19 @@ def _cpu_summary(results: list[Result]) -> dict:
     if direct is None or fd is None:
         return {}
     web, pg, client = fd.cpu_ms("web"), fd.cpu_ms("postgres"), direct.cpu_ms("load generator")
+    loop = fd.cpu_ms("web event loop")
     print(f"\nCPU per streamed message at N={n} (stand-in): web {web:.1f} ms + PostgreSQL {pg:.1f} ms = "
           f"{web + pg:.1f} ms (target <= 10); the direct client reading the same stream: {client:.1f} ms")
-    return {"concurrency": n, "web_cpu_ms_per_msg": round(web, 2), "pg_cpu_ms_per_msg": round(pg, 2),
+    print(f"  web: event-loop threads {loop:.1f} ms (request, stream, SSE), other threads {web - loop:.1f} ms "
+          "(database work, embedding: the executor)")
+    floor = next((r for r in rows if r.path == "floor" and r.concurrency == n), None)
+    extra = {}
+    if floor is not None:
+        extra["floor_cpu_ms_per_msg"] = round(floor.cpu_ms("web"), 2)
+        print(f"  floor (the same stream relayed by a bare async Django view: uvicorn, Django's ASGI handler, "
+              f"the vLLM client, SSE; no key, database or embedding): web {floor.cpu_ms('web'):.1f} ms")
+    return {"concurrency": n, "web_cpu_ms_per_msg": round(web, 2), "pg_cpu_ms_per_msg": round(pg, 2), **extra,
+            "web_loop_cpu_ms_per_msg": round(loop, 2), "web_threads_cpu_ms_per_msg": round(web - loop, 2),
             "web_pg_cpu_ms_per_msg": round(web + pg, 2), "direct_cpu_ms_per_msg": round(client, 2),
             "frontdesk_msgs_per_s": round(fd.rate, 1), "direct_msgs_per_s": round(direct.rate, 1)}
 
@@ -1073,6 +1099,8 @@ def main() -> None:
     parser.add_argument("--prefix-cache", action="store_true",
                         help="the genuine vLLM on the CPU: its prefix-cache hit rate per passage order")
     parser.add_argument("--prefix-customers", type=int, default=20)
+    parser.add_argument("--no-floor", action="store_false", dest="floor",
+                        help="skip the floor row (bench/floor_urls.py: the stream relayed by a bare Django view)")
     parser.add_argument("--quick", action="store_true",
                         help="the same measurement, shorter (N=256 only, fewer messages; under two minutes)")
     parser.add_argument("--json", type=Path, default=None, dest="json_out",
