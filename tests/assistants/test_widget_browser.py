@@ -9,6 +9,7 @@ land in test-artifacts/ (gitignored) for a person to look at.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -355,3 +356,52 @@ def test_customer_deletes_their_data_from_the_widget_menu(live_api, browser_page
     assert not Conversation.objects.for_business(tenant.business).exists()
     assert rows_containing(question) == {}
     assert AuditEvent.objects.for_business(tenant.business).get(action="conversation.erased").actor_kind == "customer"
+
+
+DOG_REPLY = ("Yes, dogs are welcome on our terrace [1]. They are not allowed inside the dining room [1]. "
+             "We keep water bowls outside [1]. Please keep your dog on a lead [1]. See you soon!")
+
+
+def test_a_customer_waiting_for_a_turn_is_told_so_in_the_widget(live_api, browser_page, settings):
+    """The model servers are full (capacity 1, held by another business's answer): the widget
+    says at once that the answer is on its way, then shows the answer when its turn comes."""
+    from tests.inference.misbehaving_server import misbehaving_server
+
+    busy, tenant = make_tenant("Busy Bistro"), _restaurant()
+    add_source(busy, kind="faq", title="FAQ", pairs=kb.RESTAURANT_FAQ)
+    with misbehaving_server(reply=DOG_REPLY, tokens_per_second=10) as srv:
+        settings.INFERENCE_BASE_URL = [srv.base_url]
+        settings.INFERENCE_MODEL = "test-model"
+        settings.INFERENCE_READ_TIMEOUT = 10.0
+        settings.INFERENCE_TOTAL_TIMEOUT = 60.0
+        settings.INFERENCE_REPLICA_CAPACITY = 1
+        api = busy.client()
+        conversation = api.post(f"/api/v1/assistants/{busy.assistant.pk}/conversations", {}, format="json").json()
+        holder = threading.Thread(target=lambda: httpx.post(
+            f"{live_api.url}/api/v1/conversations/{conversation['id']}/messages",
+            json={"content": "Can I bring my dog?"}, headers={"Authorization": f"Bearer {busy.secret_key}"},
+            timeout=60))
+        holder.start()
+        deadline = time.monotonic() + 20
+        while srv.in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.in_flight == 1
+
+        def ask_while_full(page):
+            page.goto(f"{live_api.url}/demo/?assistant={tenant.assistant.pk}&key={tenant.publishable_key}")
+            page.get_by_role("button", name="Chat with Mei").click()
+            box = page.get_by_label("Your message")
+            box.fill("Can I bring my dog?")
+            box.press("Enter")
+            answer = page.get_by_role("log").locator(".msg.assistant").last
+            expect(answer).to_have_text("Many people are asking right now; your answer is on its way")
+            expect(answer).to_have_attribute("aria-busy", "true")
+            _shot(page, "widget-queued.png")
+            expect(answer).to_contain_text("dogs are welcome on our terrace", timeout=30_000)
+            expect(answer).not_to_have_attribute("aria-busy", "true", timeout=30_000)
+            expect(answer.locator(".cite")).to_have_count(1)  # the canned reply's [1], whichever source it is
+
+        browser_page.run(ask_while_full)
+        holder.join()
+    saved = Message.objects.for_business(tenant.business).get(role="assistant")
+    assert saved.status == "complete" and "terrace" in saved.content
