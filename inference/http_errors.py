@@ -1,6 +1,12 @@
-"""Reading an OpenAI-compatible server's error responses (shared by the chat and embedding clients)."""
+"""Reading an OpenAI-compatible server's error responses (shared by the chat and embedding clients).
+
+The embedding client passes an ``httpx.Response``; the chat client (aiohttp) passes the body it
+read and the response's headers to the ``*_from`` forms."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
 
 import httpx
 
@@ -9,10 +15,15 @@ MAX_RETRY_AFTER = 10.0  # seconds; a longer Retry-After is not waited for inside
 
 def server_message(response: httpx.Response) -> str:
     """The server's own error message, short enough to log and to show."""
+    return server_message_from(response.text, response.reason_phrase)
+
+
+def server_message_from(text: str, reason: str) -> str:
+    """``server_message`` of an error body ``text`` (``reason``: the status line's phrase)."""
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return response.text[:500] or response.reason_phrase
+        return text[:500] or reason
     if isinstance(body, dict):
         error = body.get("error", body.get("message", body))
         if isinstance(error, dict):
@@ -23,7 +34,12 @@ def server_message(response: httpx.Response) -> str:
 
 def retry_after(response: httpx.Response) -> float | None:
     """Retry-After in seconds when present, numeric and at most MAX_RETRY_AFTER."""
-    value = response.headers.get("retry-after")
+    return retry_after_from(response.headers)
+
+
+def retry_after_from(headers: Mapping[str, str]) -> float | None:
+    """``retry_after`` of a response's headers (a case-insensitive mapping)."""
+    value = headers.get("retry-after")
     try:
         seconds = float(value) if value is not None else None
     except ValueError:

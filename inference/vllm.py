@@ -2,11 +2,13 @@
 
 What keeps vLLM's continuous batching full and the callers safe:
 
-- **Pooled ``httpx.AsyncClient``s per process and event loop** (one per 16 slots, see
-  ``_POOL_SHARD``). An httpx client is bound to the loop it first ran on; ASGI views share the
-  server's loop, while a Celery task going through ``async_to_sync`` runs a fresh loop per
-  call. Clients live in a ``WeakKeyDictionary`` keyed by the loop (a closed loop's clients go
-  with it); the ``httpx.Limits`` object is shared by all of them.
+- **One pooled ``aiohttp.ClientSession`` per process and event loop.** aiohttp reads the
+  stream with its C HTTP parser: a token event costs a fraction of what httpx/httpcore spend
+  per read (docs/benchmarks.md, "Chat"). A session is bound to the loop it was made on; ASGI
+  views share the server's loop, while a Celery task going through ``async_to_sync`` runs a
+  fresh loop per call. Sessions live in a ``WeakKeyDictionary`` keyed by the loop, and each
+  closes when its loop shuts down: a suspended async generator holds it, and ``asyncio.run``,
+  ``async_to_sync`` and uvicorn close a loop's async generators before they close the loop.
 - **A concurrency cap per replica** (``max_concurrency``, matched to vLLM's
   ``--max-num-seqs``): an ``asyncio.Semaphore`` per replica per loop, so requests beyond the
   cap wait here (bounded by the total deadline) instead of queueing inside vLLM.
@@ -15,7 +17,7 @@ What keeps vLLM's continuous batching full and the callers safe:
 - **Cooldown**: a replica that fails (connection error, 5xx, timeout before the first token,
   or a connection dropped mid-stream) is skipped for ``cooldown_seconds``; if every replica is
   cooling down, the least recently failed one is tried. A success ends the cooldown.
-- **Explicit timeouts** (httpx's 5 s default never applies): ``connect_timeout``;
+- **Explicit timeouts** (aiohttp's 5-minute default never applies): ``connect_timeout``;
   ``read_timeout``, the longest silence allowed between bytes of a stream (and before the
   response headers); ``total_timeout``, a deadline for the whole call (waiting for a slot,
   retries, backoff and streaming) enforced with ``asyncio.timeout_at`` around every await
@@ -57,7 +59,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from inference import http_errors
 from inference.errors import (
@@ -106,29 +108,23 @@ class _Replica:
         self.failures = 0
 
 
-# Connections per httpx client. httpcore's pool walks all of its connections (a readability
-# check of each idle socket) whenever a request starts or ends: with one pool of 256 streams that
-# walk was half of the event loop's time (docs/benchmarks.md, "Chat"). Smaller pools, each
-# request on the least busy one, keep the walk short.
-_POOL_SHARD = 16
-
-
 class _LoopState:
-    """One event loop's HTTP clients and request slots (used from that loop's thread only)."""
+    """One event loop's HTTP session and request slots (used from that loop's thread only)."""
 
-    def __init__(self, clients: list[httpx.AsyncClient], slots: list[asyncio.Semaphore]) -> None:
-        self.clients = clients
-        self.busy = [0] * len(clients)
+    def __init__(self, session: aiohttp.ClientSession, slots: list[asyncio.Semaphore]) -> None:
+        self.session = session
         self.slots = slots
+        self.keeper: Any = None  # the async generator that closes the session with the loop
 
-    def client_take(self) -> int:
-        """The least busy client (never full: the slots cap requests at the pools' total size)."""
-        index = min(range(len(self.clients)), key=self.busy.__getitem__)
-        self.busy[index] += 1
-        return index
 
-    def client_give(self, index: int) -> None:
-        self.busy[index] -= 1
+async def _session_keeper(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+    """Suspended for the loop's life. The loop's shutdown (``loop.shutdown_asyncgens()``) closes
+    it, and the session with it, while the loop still runs: no session is left for the garbage
+    collector to find unclosed when a loop of one call (``async_to_sync``) ends."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 class _Attempt:
@@ -180,14 +176,13 @@ class VLLMChatBackend:
         self._headers = {"Accept": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        # The semaphores already cap requests per replica, so the pools never make anyone
-        # wait; together they only have to admit every slot (_POOL_SHARD each).
-        total_slots = self.max_concurrency * len(self._replicas)
-        self._pools = -(-total_slots // _POOL_SHARD)
-        shard = -(-total_slots // self._pools)
-        self._limits = httpx.Limits(max_connections=shard, max_keepalive_connections=shard, keepalive_expiry=30.0)
-        self._timeout = httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
-                                      write=self.read_timeout, pool=self.total_timeout)
+        # The semaphores already cap requests per replica, so the pool never makes anyone wait:
+        # it only has to admit every slot.
+        self._connections = self.max_concurrency * len(self._replicas)
+        # sock_read: the longest silence between bytes (and before the headers); the pool wait
+        # ("connect") is left to the slots and the total deadline.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout,
+                                              sock_read=self.read_timeout)
         self._lock = threading.Lock()
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self._rr = 0
@@ -210,19 +205,18 @@ class VLLMChatBackend:
                     for r in self._replicas]
 
     async def aclose(self) -> None:
-        """Close the HTTP client of the running event loop (others close with their loop)."""
+        """Close the HTTP session of the running event loop (each also closes with its loop)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             state = self._loops.pop(loop, None)
         if state is not None:
-            for client in state.clients:
-                await client.aclose()
+            await state.keeper.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta | ChatResult]:
         body = self._body(request, stream=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.total_timeout
-        state = self._loop_state(loop)
+        state = await self._loop_state(loop)
         attempt = 0
         avoid: _Replica | None = None
         retry_after: float | None = None
@@ -231,42 +225,35 @@ class VLLMChatBackend:
             failure: _Attempt | None = None
             yielded = False
             await self._acquire(state, replica, deadline)
-            response: httpx.Response | None = None
-            chunks: Any = None  # the async generator of httpx's aiter_bytes()
+            response: aiohttp.ClientResponse | None = None
             parts: list[str] = []
-            pool = state.client_take()
-            client = state.clients[pool]
             try:
                 try:
                     async with asyncio.timeout_at(deadline):
-                        response = await client.send(
-                            client.build_request("POST", replica.url, json=body,
-                                                 headers={**self._headers, "Accept": "text/event-stream"}),
-                            stream=True,
-                        )
+                        response = await state.session.post(replica.url, json=body,
+                                                            headers={"Accept": "text/event-stream"})
                 except Exception as exc:
                     failure = self._transport_failure(exc, replica, phase="first_token")
                 else:
-                    if response.status_code >= 400:
+                    if response.status >= 400:
                         failure = await self._status_failure(response, replica, deadline)
                     else:
                         finish_reason: str | None = None
                         usage: dict[str, Any] | None = None
                         done = False
                         # Bytes as they arrive, split into lines here: one await, one deadline
-                        # and one delta per network read, whatever the number of events in it
-                        # (httpx's aiter_lines() costs an await per line, two per event).
-                        chunks = response.aiter_bytes()
+                        # and one delta per network read, whatever the number of events in it.
+                        content = response.content
                         lines = _SSELines()
                         while not done:
                             try:
                                 async with asyncio.timeout_at(deadline):
-                                    data = await anext(chunks)
-                            except StopAsyncIteration:
-                                break
+                                    data = await content.readany()
                             except Exception as exc:
                                 failure = self._transport_failure(
                                     exc, replica, phase="read" if yielded else "first_token", yielded=yielded)
+                                break
+                            if not data:  # the end of the body
                                 break
                             texts: list[str] = []
                             malformed: InferenceError | None = None
@@ -295,7 +282,7 @@ class VLLMChatBackend:
                             if malformed is not None:
                                 raise malformed
                         if done:
-                            await _drain(chunks, deadline)
+                            await _drain(content, deadline)
                         if failure is None:
                             if not done and finish_reason is None:
                                 failure = _Attempt(
@@ -320,14 +307,13 @@ class VLLMChatBackend:
                                 return
             finally:
                 try:
-                    if chunks is not None:
-                        await chunks.aclose()
                     if response is not None:
-                        await response.aclose()
+                        # Back to the pool when the body was read to its end; otherwise the
+                        # connection is closed (a consumer that left, a failure mid-stream).
+                        response.release()
                 except Exception:  # noqa: S110 - the connection is dropped either way
                     pass
                 finally:
-                    state.client_give(pool)
                     self._release(state, replica)
             assert failure is not None
             if yielded:
@@ -343,33 +329,34 @@ class VLLMChatBackend:
         body = self._body(request, stream=False)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.total_timeout
-        state = self._loop_state(loop)
+        state = await self._loop_state(loop)
         attempt = 0
         avoid: _Replica | None = None
         retry_after: float | None = None
         while True:
             replica = await self._choose(avoid, attempt, retry_after, deadline)
             await self._acquire(state, replica, deadline)
-            pool = state.client_take()
             try:
-                remaining = max(0.001, deadline - loop.time())
-                timeout = httpx.Timeout(connect=self.connect_timeout, read=remaining, write=self.read_timeout,
-                                        pool=remaining)
+                # The answer arrives all at once: no read timeout, only the total deadline.
+                timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout)
                 try:
                     async with asyncio.timeout_at(deadline):
-                        response = await state.clients[pool].post(replica.url, json=body, headers=self._headers,
-                                                                   timeout=timeout)
+                        response = await state.session.post(replica.url, json=body, timeout=timeout)
+                        if response.status < 400:
+                            text = await response.text(errors="replace")
                 except Exception as exc:
                     failure = self._transport_failure(exc, replica, phase="first_token")
                 else:
-                    if response.status_code >= 400:
-                        failure = await self._status_failure(response, replica, deadline)
-                    else:
-                        result = self._parse_completion(response, replica, request, str(body["model"]))
-                        self._succeeded(replica)
-                        return result
+                    try:
+                        if response.status >= 400:
+                            failure = await self._status_failure(response, replica, deadline)
+                        else:
+                            result = self._parse_completion(text, replica, request, str(body["model"]))
+                            self._succeeded(replica)
+                            return result
+                    finally:
+                        response.release()
             finally:
-                state.client_give(pool)
                 self._release(state, replica)
             attempt, avoid, retry_after = self._after_failure(failure, replica, attempt)
 
@@ -393,10 +380,9 @@ class VLLMChatBackend:
             body["priority"] = int(request.priority)
         return body
 
-    def _parse_completion(self, response: httpx.Response, replica: _Replica, request: ChatRequest,
-                          model: str) -> ChatResult:
+    def _parse_completion(self, text: str, replica: _Replica, request: ChatRequest, model: str) -> ChatResult:
         try:
-            data = response.json()
+            data = json.loads(text)
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             if not isinstance(text, str):
@@ -423,19 +409,14 @@ class VLLMChatBackend:
 
     def _transport_failure(self, exc: Exception, replica: _Replica, *, phase: str, yielded: bool = False) -> _Attempt:
         details: dict[str, Any] = {"url": replica.url, "reason": str(exc) or type(exc).__name__}
-        if isinstance(exc, TimeoutError):  # our total deadline (asyncio.timeout_at)
-            return _Attempt(
-                InferenceTimeout(f"The model server did not finish within {self.total_timeout:g} s.",
-                                 details={**details, "phase": "total"}),
-                retry=False, cool=not yielded,
-            )
-        if isinstance(exc, httpx.ConnectTimeout):
+        # aiohttp's own timeouts are TimeoutErrors too: they are told apart first.
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return _Attempt(
                 InferenceTimeout("The model server did not accept the connection in time.",
                                  details={**details, "phase": "connect"}),
                 retry=True, cool=True,
             )
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, aiohttp.ServerTimeoutError):  # sock_read: silence past read_timeout
             return _Attempt(
                 InferenceTimeout(
                     f"The model server sent nothing for {self.read_timeout:g} s "
@@ -444,19 +425,25 @@ class VLLMChatBackend:
                 ),
                 retry=False, cool=not yielded,
             )
-        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        if isinstance(exc, TimeoutError):  # our total deadline (asyncio.timeout_at)
+            return _Attempt(
+                InferenceTimeout(f"The model server did not finish within {self.total_timeout:g} s.",
+                                 details={**details, "phase": "total"}),
+                retry=False, cool=not yielded,
+            )
+        if isinstance(exc, aiohttp.InvalidURL):  # also a scheme other than http(s)
             return _Attempt(
                 InferenceUnavailable("The model server address is not usable.", code="inference_misconfigured",
                                      details=details),
                 retry=False, cool=False,
             )
-        if isinstance(exc, httpx.ConnectError):
+        if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, no such host
             return _Attempt(
                 InferenceUnavailable("The model server could not be reached.", code="inference_unreachable",
                                      details=details),
                 retry=True, cool=True,
             )
-        if isinstance(exc, httpx.TransportError):  # reset, closed mid-body, protocol errors
+        if isinstance(exc, aiohttp.ClientError | ConnectionError):  # reset, closed mid-body, protocol errors
             return _Attempt(
                 InferenceUnavailable(
                     "The connection to the model server broke "
@@ -470,27 +457,29 @@ class VLLMChatBackend:
             return _Attempt(exc, retry=False, cool=False)
         raise exc
 
-    async def _status_failure(self, response: httpx.Response, replica: _Replica, deadline: float) -> _Attempt:
-        status = response.status_code
+    async def _status_failure(self, response: aiohttp.ClientResponse, replica: _Replica,
+                              deadline: float) -> _Attempt:
+        status = response.status
+        reason = response.reason or ""
         try:
             async with asyncio.timeout_at(deadline):
-                await response.aread()
-            message = http_errors.server_message(response)
+                text = await response.text(errors="replace")
+            message = http_errors.server_message_from(text, reason)
         except Exception:  # the error body is a courtesy; the status says enough
-            message = response.reason_phrase
+            message = reason
         details = {"url": replica.url, "status": status, "server_message": message}
         if status == 408:
             return _Attempt(InferenceTimeout("The model server timed out the request.",
                                              details={**details, "phase": "first_token"}),
-                            retry=True, cool=False, retry_after=http_errors.retry_after(response))
+                            retry=True, cool=False, retry_after=http_errors.retry_after_from(response.headers))
         if status == 429:
             return _Attempt(InferenceUnavailable("The model server is overloaded.", code="inference_overloaded",
                                                  details=details),
-                            retry=True, cool=False, retry_after=http_errors.retry_after(response))
+                            retry=True, cool=False, retry_after=http_errors.retry_after_from(response.headers))
         if status >= 500:
             return _Attempt(InferenceUnavailable(f"The model server failed (HTTP {status}).",
                                                  code="inference_server_error", details=details),
-                            retry=True, cool=True, retry_after=http_errors.retry_after(response))
+                            retry=True, cool=True, retry_after=http_errors.retry_after_from(response.headers))
         code = None
         if status in (401, 403):
             code = "inference_auth_failed"
@@ -585,17 +574,18 @@ class VLLMChatBackend:
         with self._lock:
             replica.cooled_until = 0.0
 
-    def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+    async def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
         state = self._loops.get(loop)
         if state is not None:
             return state
+        # Only this loop's thread makes its state, and nothing below waits: no second one races in.
+        connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0, keepalive_timeout=30.0)
+        session = aiohttp.ClientSession(connector=connector, headers=self._headers, timeout=self._timeout)
+        state = _LoopState(session, [asyncio.Semaphore(self.max_concurrency) for _ in self._replicas])
+        state.keeper = _session_keeper(session)
+        await anext(state.keeper)  # its first step registers it with the loop's shutdown
         with self._lock:
-            state = self._loops.get(loop)
-            if state is None:
-                clients = [httpx.AsyncClient(headers=self._headers, timeout=self._timeout, limits=self._limits)
-                           for _ in range(self._pools)]
-                slots = [asyncio.Semaphore(self.max_concurrency) for _ in self._replicas]
-                state = self._loops[loop] = _LoopState(clients, slots)
+            self._loops[loop] = state
         return state
 
 
@@ -604,15 +594,15 @@ class VLLMChatBackend:
 _DRAIN_SECONDS = 1.0
 
 
-async def _drain(lines: Any, deadline: float) -> None:
-    """Read what follows ``[DONE]`` (the end of the chunked body), so httpx hands the connection
-    back to the pool; closing a response with unread bytes drops the connection, and every
-    answer would then pay a new TCP connection (and a new handler thread/task in the server).
-    Bounded by a second: a server that stalls after ``[DONE]`` costs only its connection."""
+async def _drain(content: aiohttp.StreamReader, deadline: float) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body), so the connection goes back to
+    the pool; releasing a response with unread bytes drops the connection, and every answer would
+    then pay a new TCP connection (and a new handler thread/task in the server). Bounded by a
+    second: a server that stalls after ``[DONE]`` costs only its connection."""
     loop = asyncio.get_running_loop()
     with contextlib.suppress(Exception):
         async with asyncio.timeout_at(min(deadline, loop.time() + _DRAIN_SECONDS)):
-            async for _ in lines:
+            while await content.readany():
                 pass
 
 
