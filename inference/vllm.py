@@ -336,27 +336,26 @@ class VLLMChatBackend:
         while True:
             replica = await self._choose(avoid, attempt, retry_after, deadline)
             await self._acquire(state, replica, deadline)
+            response: aiohttp.ClientResponse | None = None
             try:
                 # The answer arrives all at once: no read timeout, only the total deadline.
                 timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout)
                 try:
                     async with asyncio.timeout_at(deadline):
                         response = await state.session.post(replica.url, json=body, timeout=timeout)
-                        if response.status < 400:
-                            text = await response.text(errors="replace")
+                        text = await response.text(errors="replace") if response.status < 400 else ""
                 except Exception as exc:
                     failure = self._transport_failure(exc, replica, phase="first_token")
                 else:
-                    try:
-                        if response.status >= 400:
-                            failure = await self._status_failure(response, replica, deadline)
-                        else:
-                            result = self._parse_completion(text, replica, request, str(body["model"]))
-                            self._succeeded(replica)
-                            return result
-                    finally:
-                        response.release()
+                    if response.status >= 400:
+                        failure = await self._status_failure(response, replica, deadline)
+                    else:
+                        result = self._parse_completion(text, replica, request, str(body["model"]))
+                        self._succeeded(replica)
+                        return result
             finally:
+                if response is not None:
+                    response.release()  # back to the pool when read to the end, else closed
                 self._release(state, replica)
             attempt, avoid, retry_after = self._after_failure(failure, replica, attempt)
 
