@@ -45,6 +45,15 @@ from typing import Any
 DEFAULT_REPLY = "Our garden pizza is vegan and costs twelve euros, served until ten at night."
 
 
+class _Httpd(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5. A client that opens 40 connections at once (the
+    # pool tests) overflows it on a busy machine: the kernel drops the extra handshakes and the
+    # client retries them a second or three later, so the server would see fewer requests at once
+    # than the client sent. A real model server listens with a large backlog (uvicorn: 2048).
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class MisbehavingServer:
     def __init__(
         self,
@@ -81,8 +90,7 @@ class MisbehavingServer:
         self._slots = threading.Semaphore(max_streams) if max_streams else None
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self._httpd = ThreadingHTTPServer((host, 0), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Httpd((host, 0), _handler_for(self))
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True, name="misbehaving-server")
 
