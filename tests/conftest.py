@@ -188,12 +188,14 @@ class SharedWorker:
     """One worker process for the session, started on first use; tests that need the
     queues to themselves (killing workers) stop it first."""
 
+    node = "session-worker"
+
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
 
     def get(self) -> subprocess.Popen:
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = start_worker("session-worker")
+            self.proc = start_worker(self.node)
         return self.proc
 
     def stop(self) -> None:
@@ -201,12 +203,52 @@ class SharedWorker:
             stop_worker(self.proc)
             self.proc = None
 
+    def settle(self) -> None:
+        """Drop the tasks a test left queued and wait until the worker has finished the one it is
+        running: its solo pool answers a ping only between tasks. Called before a transactional
+        test's flush, whose TRUNCATE deadlocks with a worker still writing to the tables."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        from celery.utils.nodenames import host_format
+        from kombu.exceptions import OperationalError
+
+        from config.celery import app
+
+        try:
+            app.control.purge()
+            answered = app.control.ping(destination=[host_format(f"{self.node}@%h")], timeout=30)
+        except (OSError, OperationalError, redis.RedisError):
+            answered = []
+        if not answered:  # busy for 30 s, or the broker is unreachable: stop it, the next user restarts it
+            self.stop()
+
+
+_shared_workers: list[SharedWorker] = []
+
 
 @pytest.fixture(scope="session")
 def shared_worker(django_db_setup) -> Iterator[SharedWorker]:
     worker = SharedWorker()
+    _shared_workers.append(worker)
     yield worker
+    _shared_workers.remove(worker)
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _shared_worker_settles_before_the_flush(request) -> Iterator[None]:
+    """A transactional test's data is flushed after it; the shared worker may still be running a
+    task that test queued (most don't wait for theirs). Let it finish first."""
+    marker = request.node.get_closest_marker("django_db")
+    requested = "transactional_db" in request.fixturenames
+    if not requested and not (marker is not None and marker.kwargs.get("transaction", False)):
+        yield
+        return
+    if requested:
+        request.getfixturevalue("transactional_db")  # set up now, so its flush runs after this teardown
+    yield
+    for worker in _shared_workers:
+        worker.settle()
 
 
 @pytest.fixture
