@@ -99,20 +99,28 @@ def _free_port() -> int:
 # --------------------------------------------------------------------------- child processes
 
 
-def _django_env(*, base_url: str, model: str, capacity: int, context_tokens: int | None,
-                redis: bool = True) -> dict[str, str]:
+def django_env(*, base_url: str = "", model: str = "", redis: bool = True, **extra: str) -> dict[str, str]:
+    """The environment of a Frontdesk process the benches start (web server or set-up child):
+    the dev settings without debug or rate limits, the model server at ``base_url``, and Redis
+    unless ``redis`` is off (set-up: ingestion runs in-process right after commit, no worker
+    needed). ``extra`` goes on top."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings.dev"),
            "DEBUG": "false", "RATELIMIT_ENABLED": "false", "HF_HUB_OFFLINE": "1",
            "INFERENCE_BASE_URL": base_url, "INFERENCE_MODEL": model,
-           "INFERENCE_MAX_CONCURRENCY": str(capacity),
-           "INFERENCE_READ_TIMEOUT": "120", "INFERENCE_TOTAL_TIMEOUT": "600"}
-    if context_tokens:
-        env["INFERENCE_MAX_CONTEXT_TOKENS"] = str(context_tokens)
+           "INFERENCE_READ_TIMEOUT": "120", "INFERENCE_TOTAL_TIMEOUT": "600", **extra}
     if redis:
         env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    else:  # set-up: ingestion runs in-process right after commit, no worker needed
+    else:
         env.pop("REDIS_URL", None)
     return env
+
+
+def _django_env(*, base_url: str, model: str, capacity: int, context_tokens: int | None,
+                redis: bool = True) -> dict[str, str]:
+    extra = {"INFERENCE_MAX_CONCURRENCY": str(capacity)}
+    if context_tokens:
+        extra["INFERENCE_MAX_CONTEXT_TOKENS"] = str(context_tokens)
+    return django_env(base_url=base_url, model=model, redis=redis, **extra)
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict:

@@ -65,6 +65,7 @@ from bench.chat import (  # noqa: E402
     _read_response,
     _serve_frontdesk,
     _source_ready,
+    django_env,
 )
 
 LOG_DIR = ROOT / ".cache" / "bench"
@@ -73,16 +74,8 @@ TARGET_RATIO = 1.2
 
 
 def _django_env(*, base_url: str = "", redis: bool = True, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings.dev"),
-           "DEBUG": "false", "RATELIMIT_ENABLED": "false", "HF_HUB_OFFLINE": "1",
-           "INFERENCE_BASE_URL": base_url, "INFERENCE_MODEL": "stand-in" if base_url else "",
-           "INFERENCE_READ_TIMEOUT": "120", "INFERENCE_TOTAL_TIMEOUT": "600", "INFERENCE_QUEUE_TIMEOUT": "300",
-           **extra}
-    if redis:
-        env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    else:  # set-up: ingestion runs in-process right after commit, no worker needed
-        env.pop("REDIS_URL", None)
-    return env
+    return django_env(base_url=base_url, model="stand-in" if base_url else "", redis=redis,
+                      INFERENCE_QUEUE_TIMEOUT="300", **extra)
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict:
