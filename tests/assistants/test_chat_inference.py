@@ -341,9 +341,12 @@ def test_real_vllm_batches_32_concurrent_conversations(live_api, real_vllm, vllm
                             json={"content": f"Question {i}: can I bring my dog?"}, headers=_h(tenant))
                 for i, cid in enumerate(conversations)))
 
-    with vllm_server.peak_running() as peak:
+    with vllm_server.batching() as batch:
         responses = asyncio.run(send_all())
     assert [r.status_code for r in responses] == [201] * 32, [r.text[:200] for r in responses if r.status_code != 201]
     assert all(r.json()["answer"]["status"] == "complete" for r in responses)
-    assert peak["running"] >= 8, peak  # many conversations were in the model server's batch at once
+    # The conversations were in the model server's batch together: one at a time, vLLM would
+    # generate at most 1 token per engine step (about 3 per step measured here on 2 cores, where
+    # the 32 questions reach vLLM spread over a few seconds).
+    assert batch["per_step"] > 1.5, batch
     assert Message.objects.for_business(tenant.business).filter(role="assistant", status="complete").count() == 32

@@ -68,52 +68,37 @@ def test_streaming_sends_deltas_then_usage(vllm_server: VLLMServer) -> None:
 
 
 def test_concurrent_requests_are_batched(vllm_server: VLLMServer) -> None:
-    n_requests, max_tokens = 32, 64
-    running: list[float] = []
+    n_requests, max_tokens = 32, 128
 
     async def one(client: httpx.AsyncClient, i: int) -> dict:
         response = await client.post(
             "/chat/completions",
-            # ignore_eos (vLLM's own parameter): the random model's answers run to max_tokens, long
-            # enough for /metrics to see the batch; ended by an early EOS they took 0.8 s in all.
+            # ignore_eos (vLLM's own parameter): the random model's answers run to max_tokens.
             json={"model": vllm_server.model, "max_tokens": max_tokens, "seed": i, "ignore_eos": True,
                   "messages": [{"role": "user", "content": f"Table for {i} people tonight?"}]},
         )
         response.raise_for_status()
         return response.json()
 
-    async def poll_metrics(client: httpx.AsyncClient, done: asyncio.Event) -> None:
-        while not done.is_set():
-            response = await client.get("/metrics")
-            for line in response.text.splitlines():
-                if line.startswith("vllm:num_requests_running"):
-                    running.append(float(line.rsplit(" ", 1)[1]))
-            await asyncio.sleep(0.02)
-
     async def main() -> list[dict]:
         limits = httpx.Limits(max_connections=n_requests + 4)
-        async with (
-            httpx.AsyncClient(base_url=vllm_server.base_url, timeout=120, limits=limits) as api,
-            httpx.AsyncClient(base_url=vllm_server.base_url.removesuffix("/v1"), timeout=10) as ops,
-        ):
-            done = asyncio.Event()
-            poller = asyncio.create_task(poll_metrics(ops, done))
-            try:
-                return await asyncio.gather(*(one(api, i) for i in range(n_requests)))
-            finally:
-                done.set()
-                await poller
+        async with httpx.AsyncClient(base_url=vllm_server.base_url, timeout=120, limits=limits) as api:
+            return await asyncio.gather(*(one(api, i) for i in range(n_requests)))
 
     started = time.monotonic()
-    results = asyncio.run(main())
+    with vllm_server.batching() as batch:
+        results = asyncio.run(main())
     elapsed = time.monotonic() - started
 
     assert len(results) == n_requests
     assert all(r["choices"][0]["finish_reason"] in {"length", "stop"} for r in results)
     assert all(0 < r["usage"]["completion_tokens"] <= max_tokens for r in results)
-    # One request at a time would never show more than 1 running; continuous batching shows many.
-    assert running, "no /metrics sample was taken"
-    assert max(running) >= 8, f"max running {max(running)} over {len(running)} samples in {elapsed:.1f} s"
+    assert batch["generated"] == sum(r["usage"]["completion_tokens"] for r in results)
+    # One request at a time generates at most 1 token per engine step; continuous batching
+    # decodes the 32 answers together. Measured with 64-token answers on this 2-core machine under
+    # three CPU burners: 10.5 and 4.5 per step, the requests reaching vLLM spread out; 128-token
+    # answers make that ramp-up a smaller share of the steps.
+    assert batch["per_step"] >= 4, f"{batch} in {elapsed:.1f} s"
     # The gauges settle at the engine step after the last answer went out.
     deadline = time.monotonic() + 10
     while (after := vllm_server.metrics())["vllm:num_requests_running"] and time.monotonic() < deadline:

@@ -363,32 +363,19 @@ class VLLMServer:
         return parse_metrics(response.text)
 
     @contextlib.contextmanager
-    def peak_running(self, interval: float = 0.01):
-        """``{"running": n}``: the most requests vLLM ran at once while the block ran, from its
-        ``vllm:num_requests_running``, polled in a separate process (a thread of the test
-        process shares the GIL with the Frontdesk server it is watching, and was seen to sample
-        too rarely to catch the batch)."""
-        code = (
-            "import select, sys, urllib.request\n"
-            "from tests.inference.vllm_support import parse_metrics\n"
-            "peak = 0.0\n"
-            "while not select.select([sys.stdin], [], [], float(sys.argv[2]))[0]:\n"
-            "    try:\n"
-            "        text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()\n"
-            "    except OSError:\n"
-            "        continue\n"
-            "    peak = max(peak, parse_metrics(text).get('vllm:num_requests_running', 0.0))\n"
-            "print(peak, flush=True)\n"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", code, f"{self.root_url}/metrics", str(interval)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                cwd=Path(__file__).resolve().parents[2])
-        result = {"running": 0.0}
-        try:
-            yield result
-        finally:
-            out, _ = proc.communicate(input="stop\n", timeout=30)
-            result["running"] = float(out.strip() or 0.0)
+    def batching(self):
+        """``{"per_step": x}``: the tokens vLLM generated per engine step while the block ran, from
+        its own counters (``vllm:generation_tokens_total`` over ``vllm:iteration_tokens_total``'s
+        step count). A step generates at most one token per running request, so one request at a
+        time gives at most 1; x is the mean number of requests the model ran together. Counted by
+        the server, it cannot miss a batch the way sampling ``vllm:num_requests_running`` can."""
+        before = self.metrics()
+        result = {"per_step": 0.0, "steps": 0.0, "generated": 0.0}
+        yield result
+        after = self.metrics()
+        result["steps"] = after["vllm:iteration_tokens_total_count"] - before["vllm:iteration_tokens_total_count"]
+        result["generated"] = after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"]
+        result["per_step"] = result["generated"] / result["steps"] if result["steps"] else 0.0
 
     def log_tail(self, chars: int = 6000) -> str:
         try:
