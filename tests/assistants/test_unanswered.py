@@ -137,11 +137,16 @@ def test_answering_a_topic_adds_an_faq_that_answers_the_question_next_time(queue
     assert topics(tenant, status="open") == []
 
 
-def test_a_question_asked_after_its_topic_was_answered_opens_a_new_topic(queued):
+def test_a_question_asked_after_its_topic_was_answered_opens_a_new_topic(queued, monkeypatch):
+    from assistants import services as source_services
+
     tenant = restaurant()
     ask(tenant, WIFI)
     run(queued)
     [first] = topics(tenant)
+    # The new FAQ is not ingested here: a Celery worker left running by an earlier test would
+    # otherwise read it before the next question, and answer it.
+    monkeypatch.setattr(source_services, "enqueue_on_commit", lambda task, *args: None)
     assert answer_topic(tenant, first["id"], "Yes, free wifi.").status_code == 201
     ask(tenant, WIFI_AGAIN)  # before the FAQ was read: still unanswered
     run(queued)
